@@ -1,0 +1,363 @@
+"""Langevin samplers: plain, annealed (NCSN) and annealed inpainting with an arbitrary mask.
+
+Step convention (the official ``anneal_runner.py``): one update is
+
+    x <- x + step * s(x) + sqrt(2 * step) * z,   z ~ N(0, I),
+
+which is the paper's x + (a / 2) s + sqrt(a) z with a = 2 * step. The official *toy* runner
+(``toy_runner.py``) writes its updates in the paper's form, so its ``lr`` is ``a``: its lr = 0.1 is
+``step_lr = 0.05`` here. Seed 000's epsilon is also the paper's a.
+
+Annealed sampling: for level i (sigma_1 > ... > sigma_L) the step is step_lr * (sigma_i / sigma_L)^2 and
+``n_steps_each`` updates use ``score_net(x, labels)`` with ``labels`` filled with i (0-based).
+
+The chain is never clamped. ``clamp_output=True`` clamps what is returned (samples and snapshots) to [0, 1],
+as the official code does to each copy it saves for display.
+
+No host-device synchronisation happens per step: a device-side counter records the first step at which the
+state stopped being finite, and it is read once per noise level (or once per ``check_every`` steps in
+:func:`langevin`). A non-finite chain raises :class:`SamplingDivergedError` naming level, sigma and step.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+__all__ = [
+    "SamplingDivergedError",
+    "SamplingResult",
+    "langevin",
+    "annealed_langevin",
+    "annealed_inpaint",
+    "right_half_mask",
+    "bottom_half_mask",
+    "center_square_mask",
+    "checkerboard_mask",
+    "random_pixels_mask",
+]
+
+#: Official CIFAR-10 sampling settings.
+DEFAULT_STEP_LR = 2e-5
+#: Official inpainting default (``anneal_Langevin_dynamics_inpainting``'s step_lr).
+DEFAULT_INPAINT_STEP_LR = 8e-6
+
+
+class SamplingDivergedError(RuntimeError):
+    """The Langevin chain became non-finite (overflow or NaN).
+
+    Attributes:
+        level: 1-based noise level (1 = largest sigma), None for plain Langevin.
+        num_levels: number of noise levels, None for plain Langevin.
+        sigma: that level's sigma, None for plain Langevin.
+        step: 1-based update within the level (or within the whole chain for plain Langevin) after which
+            the state first held a non-finite value.
+        n_steps: updates per level (or in total for plain Langevin).
+        step_size: the step size in use at that update.
+    """
+
+    def __init__(self, step: int, n_steps: int, step_size: float, level: int | None = None,
+                 num_levels: int | None = None, sigma: float | None = None):
+        self.level, self.num_levels, self.sigma = level, num_levels, sigma
+        self.step, self.n_steps, self.step_size = step, n_steps, step_size
+        if level is None:
+            where = f"step {step} of {n_steps} (step size {step_size:.4g})"
+            advice = "lower the step size"
+        else:
+            where = (f"noise level {level}/{num_levels} (sigma={sigma:.4g}), step {step} of {n_steps} "
+                     f"(step size {step_size:.4g})")
+            advice = ("lower step_lr (the step at level i is step_lr * (sigma_i / sigma_L)^2, so a large "
+                      "sigma_1 / sigma_L ratio needs a small step_lr) or raise sigma_end")
+        super().__init__(f"Langevin chain diverged (non-finite values) at {where}: {advice}")
+
+
+@dataclass
+class SamplingResult:
+    """``samples``: the final state (N, ...). ``snapshots``: (L, N, ...) state at the end of each level, or None."""
+
+    samples: torch.Tensor
+    snapshots: torch.Tensor | None = None
+
+
+class _DivergenceTracker:
+    """Device-side record of the first non-finite step, read only when :meth:`check` is called."""
+
+    def __init__(self, n_steps: int, device: torch.device):
+        self.never = n_steps
+        self.steps = torch.arange(n_steps, device=device)
+        self.first = torch.full((), n_steps, dtype=torch.long, device=device)
+        self._never_t = torch.full((), n_steps, dtype=torch.long, device=device)
+
+    def reset(self) -> None:
+        self.first.fill_(self.never)
+
+    def update(self, x: torch.Tensor, step: int) -> None:
+        bad_here = torch.where(torch.isfinite(x).all(), self._never_t, self.steps[step])
+        torch.minimum(self.first, bad_here, out=self.first)
+
+    def first_bad(self) -> int | None:
+        first = int(self.first.item())  # the one synchronisation per check
+        return None if first >= self.never else first
+
+
+def _labels(n: int, level: int, device) -> torch.Tensor:
+    return torch.full((n,), level, dtype=torch.long, device=device)
+
+
+def _check_common(x: torch.Tensor, n_steps: int, step: float, what: str) -> None:
+    if not isinstance(x, torch.Tensor) or x.dim() < 1:
+        raise ValueError(f"x must be a tensor with a batch dimension, got {type(x).__name__}")
+    if not x.is_floating_point():
+        raise ValueError(f"x must be a floating-point tensor, got dtype {x.dtype}")
+    if int(n_steps) != n_steps or n_steps < 1:
+        raise ValueError(f"{what} must be a positive integer, got {n_steps!r}")
+    if not math.isfinite(step) or step <= 0:
+        raise ValueError(f"step size must be a finite positive number, got {step!r}")
+    if not bool(torch.isfinite(x).all()):
+        raise ValueError("the initial state x holds non-finite values; start from finite values")
+
+
+def _sigma_list(sigmas) -> list[float]:
+    s = torch.as_tensor(sigmas, dtype=torch.float64).flatten()
+    if s.numel() == 0:
+        raise ValueError("sigmas is empty; pass at least one noise level")
+    values = s.tolist()  # one synchronisation, before sampling starts
+    if not all(math.isfinite(v) and v > 0 for v in values):
+        raise ValueError(f"sigmas must be finite and positive, got {values}")
+    return values
+
+
+def _randn_like(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    return torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+
+
+def _finish(x: torch.Tensor, snaps: list[torch.Tensor] | None, clamp_output: bool) -> SamplingResult:
+    out = x.clamp(0.0, 1.0) if clamp_output else x
+    snapshots = None
+    if snaps is not None:
+        snapshots = torch.stack(snaps)
+        if clamp_output:
+            snapshots = snapshots.clamp(0.0, 1.0)
+    return SamplingResult(out, snapshots)
+
+
+def langevin(
+    score_fn: Callable[[torch.Tensor], torch.Tensor],
+    x: torch.Tensor,
+    step_size: float,
+    n_steps: int,
+    generator: torch.Generator | None = None,
+    clamp_output: bool = False,
+    check_every: int = 100,
+) -> torch.Tensor:
+    """Plain Langevin dynamics ``x <- x + step_size * s(x) + sqrt(2 step_size) z`` for ``n_steps`` updates.
+
+    ``score_fn(x)`` returns the score. The official toy runner's ``lr`` equals ``2 * step_size`` (module doc):
+    its Figure-3 setting lr = 0.1, 1000 steps is ``step_size=0.05, n_steps=1000``. Finiteness is checked
+    every ``check_every`` updates; returns the final state (clamped to [0, 1] only if ``clamp_output``).
+    """
+    step_size = float(step_size)
+    _check_common(x, n_steps, step_size, "n_steps")
+    if int(check_every) != check_every or check_every < 1:
+        raise ValueError(f"check_every must be a positive integer, got {check_every!r}")
+    noise_scale = math.sqrt(2.0 * step_size)
+    tracker = _DivergenceTracker(n_steps, x.device)
+    with torch.no_grad():
+        x = x.clone()
+        for t in range(n_steps):
+            z = _randn_like(x, generator)
+            x = x + step_size * score_fn(x) + noise_scale * z
+            tracker.update(x, t)
+            if (t + 1) % check_every == 0 or t + 1 == n_steps:
+                bad = tracker.first_bad()
+                if bad is not None:
+                    raise SamplingDivergedError(bad + 1, n_steps, step_size)
+    return x.clamp(0.0, 1.0) if clamp_output else x
+
+
+def _progress(iterable, enabled: bool, desc: str, total: int):
+    if not enabled:
+        return iterable
+    from tqdm.auto import tqdm
+
+    return tqdm(iterable, total=total, desc=desc)
+
+
+def annealed_langevin(
+    score_net: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    x: torch.Tensor,
+    sigmas,
+    n_steps_each: int = 100,
+    step_lr: float = DEFAULT_STEP_LR,
+    generator: torch.Generator | None = None,
+    snapshots: bool = False,
+    progress: bool = False,
+    clamp_output: bool = False,
+) -> SamplingResult:
+    """Annealed Langevin dynamics (official ``anneal_Langevin_dynamics``).
+
+    For each level i (0-based label, sigmas largest first): step_i = step_lr * (sigma_i / sigma_L)^2, then
+    ``n_steps_each`` updates x <- x + step_i * score_net(x, labels) + sqrt(2 step_i) z, with ``labels`` a
+    LongTensor (N,) filled with i. In the paper's notation x + (a_i / 2) s + sqrt(a_i) z this is
+    a_i = 2 step_i, i.e. the paper's epsilon is 2 * step_lr (official images: step_lr = 2e-5, 100 steps).
+
+    Args:
+        score_net: ``net(x, labels)``; any callable.
+        x: initial state (N, ...); the official image sampler starts from U(0, 1).
+        sigmas: noise levels, largest first, as used in training (labels index into them).
+        generator: source of the Langevin noise; must live on ``x.device``.
+        snapshots: also return the state at the end of every level, stacked as (L, N, ...).
+        progress: show a tqdm bar over levels.
+        clamp_output: clamp the returned samples and snapshots to [0, 1] (the chain itself never is).
+
+    Raises:
+        SamplingDivergedError: the chain went non-finite; checked once per level.
+    """
+    sig = _sigma_list(sigmas)
+    step_lr = float(step_lr)
+    _check_common(x, n_steps_each, step_lr, "n_steps_each")
+    n, num_levels = x.shape[0], len(sig)
+    tracker = _DivergenceTracker(n_steps_each, x.device)
+    snaps: list[torch.Tensor] | None = [] if snapshots else None
+    with torch.no_grad():
+        x = x.clone()
+        for i in _progress(range(num_levels), progress, "annealed Langevin", num_levels):
+            labels = _labels(n, i, x.device)
+            step = step_lr * (sig[i] / sig[-1]) ** 2
+            noise_scale = math.sqrt(2.0 * step)
+            tracker.reset()
+            for t in range(n_steps_each):
+                z = _randn_like(x, generator)
+                x = x + step * score_net(x, labels) + noise_scale * z
+                tracker.update(x, t)
+            bad = tracker.first_bad()
+            if bad is not None:
+                raise SamplingDivergedError(bad + 1, n_steps_each, step, level=i + 1, num_levels=num_levels,
+                                            sigma=sig[i])
+            if snaps is not None:
+                snaps.append(x.clone())
+    return _finish(x, snaps, clamp_output)
+
+
+def annealed_inpaint(
+    score_net: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    x_ref: torch.Tensor,
+    mask: torch.Tensor,
+    sigmas,
+    n_steps_each: int = 100,
+    step_lr: float = DEFAULT_INPAINT_STEP_LR,
+    generator: torch.Generator | None = None,
+    snapshots: bool = False,
+    progress: bool = False,
+    clamp_output: bool = False,
+) -> SamplingResult:
+    """Annealed Langevin inpainting (official ``anneal_Langevin_dynamics_inpainting``) with any binary mask.
+
+    ``mask == 1`` marks known pixels, ``mask == 0`` the ones to fill; it must broadcast to ``x_ref``'s shape
+    (e.g. (H, W), (1, 1, H, W) or x_ref's own shape). The unknown part starts from U(0, 1). At level i a
+    noisy copy y_i = x_ref + sigma_i * z_i is drawn once; the known pixels are set to y_i at the start of the
+    level and again after every update, as in the official code (which reuses the same y_i for the whole
+    level). So the returned known pixels equal x_ref + sigma_L * z_L, not x_ref. To draw several completions
+    per reference, repeat ``x_ref`` along the batch (e.g. ``repeat_interleave``).
+
+    The official default ``step_lr`` is 8e-6 (its CIFAR-10/CelebA runs passed 2e-5). Other arguments and
+    errors as in :func:`annealed_langevin`.
+    """
+    sig = _sigma_list(sigmas)
+    step_lr = float(step_lr)
+    _check_common(x_ref, n_steps_each, step_lr, "n_steps_each")
+    mask = torch.as_tensor(mask, device=x_ref.device)
+    try:
+        known = torch.broadcast_to(mask, x_ref.shape)
+    except RuntimeError:
+        raise ValueError(
+            f"mask of shape {tuple(mask.shape)} does not broadcast to x_ref's shape {tuple(x_ref.shape)}"
+        ) from None
+    if not bool(((known == 0) | (known == 1)).all()):
+        raise ValueError("mask must be binary: 1 for known pixels, 0 for pixels to inpaint")
+    known = known.to(torch.bool)
+    n, num_levels = x_ref.shape[0], len(sig)
+    tracker = _DivergenceTracker(n_steps_each, x_ref.device)
+    snaps: list[torch.Tensor] | None = [] if snapshots else None
+    with torch.no_grad():
+        x = torch.rand(x_ref.shape, generator=generator, device=x_ref.device, dtype=x_ref.dtype)
+        for i in _progress(range(num_levels), progress, "annealed inpainting", num_levels):
+            labels = _labels(n, i, x.device)
+            step = step_lr * (sig[i] / sig[-1]) ** 2
+            noise_scale = math.sqrt(2.0 * step)
+            y = x_ref + sig[i] * _randn_like(x_ref, generator)
+            x = torch.where(known, y, x)
+            tracker.reset()
+            for t in range(n_steps_each):
+                z = _randn_like(x, generator)
+                x = x + step * score_net(x, labels) + noise_scale * z
+                x = torch.where(known, y, x)
+                tracker.update(x, t)
+            bad = tracker.first_bad()
+            if bad is not None:
+                raise SamplingDivergedError(bad + 1, n_steps_each, step, level=i + 1, num_levels=num_levels,
+                                            sigma=sig[i])
+            if snaps is not None:
+                snaps.append(x.clone())
+    return _finish(x, snaps, clamp_output)
+
+
+# Masks: 1 = known pixel, 0 = pixel to inpaint. Each is named after the region that is MISSING, and has shape
+# (H, W) so it broadcasts over batch and channels.
+
+def _hw(shape) -> tuple[int, int]:
+    shape = tuple(int(s) for s in shape)
+    if len(shape) < 2 or shape[-1] < 1 or shape[-2] < 1:
+        raise ValueError(f"shape must end in (H, W) with H, W >= 1, got {shape}")
+    return shape[-2], shape[-1]
+
+
+def right_half_mask(shape, device=None) -> torch.Tensor:
+    """The official task: the right half (columns W//2 onwards) is missing, the left half known."""
+    h, w = _hw(shape)
+    m = torch.zeros(h, w, device=device)
+    m[:, : w // 2] = 1.0
+    return m
+
+
+def bottom_half_mask(shape, device=None) -> torch.Tensor:
+    """The bottom half (rows H//2 onwards) is missing."""
+    h, w = _hw(shape)
+    m = torch.zeros(h, w, device=device)
+    m[: h // 2, :] = 1.0
+    return m
+
+
+def center_square_mask(shape, size: int | None = None, device=None) -> torch.Tensor:
+    """A centred ``size`` x ``size`` square is missing (default: half the smaller side)."""
+    h, w = _hw(shape)
+    size = min(h, w) // 2 if size is None else int(size)
+    if not 1 <= size <= min(h, w):
+        raise ValueError(f"size must be between 1 and {min(h, w)} for a {h}x{w} image, got {size}")
+    m = torch.ones(h, w, device=device)
+    top, left = (h - size) // 2, (w - size) // 2
+    m[top: top + size, left: left + size] = 0.0
+    return m
+
+
+def checkerboard_mask(shape, block: int = 4, device=None) -> torch.Tensor:
+    """Alternate ``block`` x ``block`` squares are missing (the top-left block is known)."""
+    h, w = _hw(shape)
+    if int(block) != block or block < 1:
+        raise ValueError(f"block must be a positive integer, got {block!r}")
+    rows = torch.arange(h, device=device) // block
+    cols = torch.arange(w, device=device) // block
+    return ((rows[:, None] + cols[None, :]) % 2 == 0).to(torch.float32)
+
+
+def random_pixels_mask(shape, p: float, generator: torch.Generator | None = None, device=None) -> torch.Tensor:
+    """Each pixel is missing independently with probability ``p``; ``generator`` must live on ``device``."""
+    h, w = _hw(shape)
+    p = float(p)
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"p must be a probability in [0, 1], got {p!r}")
+    u = torch.rand(h, w, generator=generator, device=device)
+    return (u >= p).to(torch.float32)
