@@ -44,6 +44,7 @@ def dsm_loss(
     anneal_power: float = 2.0,
     generator: torch.Generator | None = None,
     reduction: str = "mean",
+    noise: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Annealed denoising score matching loss (official ``anneal_dsm_score_estimation``).
 
@@ -55,6 +56,8 @@ def dsm_loss(
         anneal_power: the per-sample loss is weighted by sigma**anneal_power (2 in NCSN).
         generator: source of the level indices and of the Gaussian noise; must live on ``x.device``.
         reduction: "mean" (the training loss) or "none" (per-sample losses, shape (N,)).
+        noise: the standard-normal perturbation z (shape of ``x``); drawn from ``generator`` when None. Passing it
+            lets data-parallel training draw the whole global batch's noise once and slice it per process.
     """
     _check_reduction(reduction)
     if x.dim() < 2:
@@ -69,7 +72,12 @@ def dsm_loss(
     elif labels.shape != (n,):
         raise ValueError(f"labels must have shape ({n},) to match the batch, got {tuple(labels.shape)}")
     used = sigmas[labels].view(n, *([1] * (x.dim() - 1)))
-    z = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+    if noise is None:
+        z = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+    elif noise.shape != x.shape:
+        raise ValueError(f"noise must have the shape of x {tuple(x.shape)}, got {tuple(noise.shape)}")
+    else:
+        z = noise.to(device=x.device, dtype=x.dtype)
     perturbed = x + used * z
     # -(perturbed - x) / sigma^2 == -z / sigma; the latter avoids cancellation at small sigma.
     target = -z / used
