@@ -43,6 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
         if positional:
             p.add_argument(positional)
         _add_params_arg(p)
+        if name == "summary":
+            p.add_argument("--rows", metavar="EXPERIMENT", help="only write one experiment's summary rows")
         if name in ("sample", "select"):
             p.add_argument("--shard", type=int, default=None, help="run only this shard (0-based) of the work")
             p.add_argument("--merge", action="store_true", help="merge the shards' outputs")
@@ -68,9 +70,10 @@ def _run_stage(args: argparse.Namespace) -> int:
     kwargs = {}
     if positional:
         kwargs[positional] = getattr(args, positional)
-    for opt in ("shard", "merge"):
-        if getattr(args, opt, None):
-            kwargs[opt] = getattr(args, opt)
+    for opt in ("shard", "merge", "rows"):
+        value = getattr(args, opt, None)
+        if value is not None and value is not False:
+            kwargs[opt] = value
     module.run(params, **kwargs)
     return 0
 

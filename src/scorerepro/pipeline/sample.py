@@ -1,0 +1,31 @@
+"""Stage `sample <experiment> --shard i`: this shard's share of eval.n_samples samples from the selected
+checkpoint (uint8). Sample j comes from the same random numbers whatever the sharding, so the merged shards
+equal a single job's output."""
+
+from __future__ import annotations
+
+from scorerepro.config import experiment as experiment_params
+from scorerepro.fileio import save_torch
+from scorerepro.pipeline.common import (load_score_net, resolve_device, sample_batches, selected_checkpoint,
+                                        shard_range, to_uint8)
+from scorerepro.pipeline.paths import samples_dir
+
+# Sampling for evaluation uses a seed stream apart from selection's, so the selected checkpoint is not scored on
+# the very samples that selected it.
+EVAL_SEED_OFFSET = 7919
+
+
+def run(params: dict, experiment: str, shard: int | None = None, merge: bool = False) -> None:
+    exp = experiment_params(params, experiment)
+    shards = params["sharding"]["shards"]
+    shard = shards[0] if shard is None and len(shards) == 1 else shard
+    if shard is None:
+        raise ValueError(f"sample {experiment}: give --shard (one of {shards})")
+    device = resolve_device(params)
+    ckpt = selected_checkpoint(exp)
+    net = load_score_net(exp, ckpt, device)
+    start, stop = shard_range(exp["eval"]["n_samples"], shards, shard)
+    samples, _ = sample_batches(net, exp, start, stop, params["seed"] + EVAL_SEED_OFFSET, device)
+    save_torch(samples_dir(exp["name"]) / "eval" / f"shard_{shard}.pt",
+               {"range": [start, stop], "checkpoint": str(ckpt), "images": to_uint8(samples)})
+    print(f"sample {experiment} shard {shard}: samples {start}..{stop - 1} from {ckpt}")

@@ -1,0 +1,76 @@
+"""Scoring generated images the same way in every stage (select, evaluate, sensitivity).
+
+Metric names say what they are: `fid_inception` / `is_inception_*` use pytorch-fid's FID Inception (TF 2015
+graph); `fid_mnist_classifier` / `is_mnist_classifier_*` use the small MNIST classifier the pipeline trains, and
+are never to be compared with Inception numbers.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from typing import Any
+
+import torch
+
+from scorerepro.pipeline.paths import classifier_dir, inception_dir, reference_dir
+
+INCEPTION_STATS = "inception_train.npz"
+INCEPTION_FEATURES = "inception_train_pool3.pt"
+CLASSIFIER_FILE = "classifier.pt"
+CLASSIFIER_STATS = "classifier_train.npz"
+CLASSIFIER_INFO = "classifier.json"
+
+
+def inception_info() -> dict[str, Any]:
+    path = inception_dir() / "inception_weights.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing: run `scorerepro inception-weights` (stage inception_weights)")
+    info = json.loads(path.read_text())
+    info["weights_path"] = str(inception_dir() / info["path"])
+    return info
+
+
+@lru_cache(maxsize=2)
+def _inception(device: str):
+    from scorerepro.metrics.inception import load_inception
+
+    return load_inception(inception_info()["weights_path"], device=device)
+
+
+def inception_features(images_uint8: torch.Tensor, batch_size: int, device: torch.device) -> dict[str, Any]:
+    from scorerepro.metrics.features import extract_features
+
+    model = _inception(str(device))
+    return extract_features(images_uint8.float() / 255.0, model, batch_size=batch_size, device=device)
+
+
+def has_classifier(dataset: str) -> bool:
+    return (classifier_dir(dataset) / CLASSIFIER_FILE).is_file()
+
+
+def score(images_uint8: torch.Tensor, dataset: str, params: dict, device: torch.device, *, inception: bool,
+          classifier: bool = True, is_splits: int = 10) -> dict[str, Any]:
+    """Metrics of generated images against the dataset's training-split reference statistics."""
+    from scorerepro.metrics.fid import fid_from_features, load_statistics
+
+    out: dict[str, Any] = {"n_samples": int(images_uint8.shape[0])}
+    if inception:
+        from scorerepro.metrics.inception_score import inception_score_from_features
+
+        feats = inception_features(images_uint8, params["inception"]["batch_size"], device)
+        ref_path = reference_dir(dataset) / INCEPTION_STATS
+        out["fid_inception"] = fid_from_features(feats["pool3"], load_statistics(ref_path))
+        is_res = inception_score_from_features(feats, splits=is_splits)
+        if "is_unavailable" in is_res:
+            out["is_inception_unavailable"] = is_res["is_unavailable"]
+        else:
+            out["is_inception_mean"], out["is_inception_std"] = is_res["is_mean"], is_res["is_std"]
+        out["inception_weights_source"] = inception_info().get("source")
+    if classifier and has_classifier(dataset):
+        from scorerepro.metrics.mnist_classifier import classifier_scores, load_classifier
+
+        model, _ = load_classifier(classifier_dir(dataset) / CLASSIFIER_FILE, device=device)
+        ref = load_statistics(classifier_dir(dataset) / CLASSIFIER_STATS)
+        out.update(classifier_scores(model, images_uint8.float() / 255.0, ref, splits=is_splits))
+    return out

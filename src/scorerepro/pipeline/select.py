@@ -1,0 +1,90 @@
+"""Stage `select <experiment>`: per-checkpoint FID selection (paper and seed 000 section 3.3, Fig. 13).
+
+`--shard i` draws this shard's share of select.n_samples samples from every checkpoint (the heavy part, one job
+per shard on a cluster); `--merge` scores each checkpoint on all shards' samples together and picks the best.
+select.metric `last` keeps the final checkpoint (the seed's choice for MNIST) but still records the curve.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from scorerepro.config import experiment as experiment_params
+from scorerepro.fileio import save_torch, write_json
+from scorerepro.pipeline.common import (load_sample_shards, load_score_net, resolve_device, sample_batches,
+                                        shard_range, to_uint8)
+from scorerepro.pipeline.paths import model_dir, results_dir, samples_dir
+from scorerepro.pipeline.scoring import score
+from scorerepro.training import list_checkpoints
+
+METRIC_FOR_CURVE = {"fid_inception": "fid_inception", "fid_mnist_classifier": "fid_mnist_classifier"}
+
+
+def _checkpoints(name: str):
+    ckpts = list_checkpoints(model_dir(name))
+    if not ckpts:
+        raise FileNotFoundError(f"no checkpoints in {model_dir(name)}/checkpoints: run `scorerepro train {name}`")
+    return ckpts
+
+
+def run(params: dict, experiment: str, shard: int | None = None, merge: bool = False) -> None:
+    exp = experiment_params(params, experiment)
+    if merge:
+        return _merge(params, exp)
+    shards = params["sharding"]["shards"]
+    shard = shards[0] if shard is None and len(shards) == 1 else shard
+    if shard is None:
+        raise ValueError(f"select {experiment}: give --shard (one of {shards}) or --merge")
+    device = resolve_device(params)
+    start, stop = shard_range(exp["select"]["n_samples"], shards, shard)
+    images = {}
+    for step, path in _checkpoints(exp["name"]):
+        net = load_score_net(exp, path, device)
+        samples, _ = sample_batches(net, exp, start, stop, params["seed"], device)
+        images[step] = to_uint8(samples)
+    save_torch(samples_dir(exp["name"]) / "select" / f"shard_{shard}.pt",
+               {"range": [start, stop], "images_by_step": images})
+    print(f"select {experiment} shard {shard}: samples {start}..{stop - 1} of {len(images)} checkpoints")
+
+
+def _merge(params: dict, exp: dict) -> None:
+    import pandas as pd
+
+    from scorerepro.plots.images import plot_fid_by_iteration
+
+    name = exp["name"]
+    folder = samples_dir(name) / "select"
+    files = sorted(folder.glob("shard_*.pt"), key=lambda p: int(p.stem.split("_")[1]))
+    if len(files) != len(params["sharding"]["shards"]):
+        raise FileNotFoundError(f"{folder} holds {len(files)} shards, expected {len(params['sharding']['shards'])}: "
+                                f"run `scorerepro select {name} --shard i` for each shard")
+    parts = [torch.load(f, weights_only=True) for f in files]
+    steps = sorted(parts[0]["images_by_step"])
+    device = resolve_device(params)
+    metric = exp["select"]["metric"]
+    curve_metric = "fid_mnist_classifier" if metric == "last" else metric
+    use_inception = curve_metric == "fid_inception"
+    rows = []
+    for step in steps:
+        imgs = torch.cat([p["images_by_step"][step] for p in parts])
+        m = score(imgs, exp["dataset"], params, device, inception=use_inception, classifier=not use_inception)
+        if curve_metric not in m:
+            raise ValueError(f"select.metric {curve_metric} is not available for {exp['dataset']} "
+                             f"(have: {sorted(m)}); use fid_inception")
+        rows.append({"iteration": step, "fid": m[curve_metric], "metric": curve_metric, "n_samples": len(imgs)})
+    table = pd.DataFrame(rows)
+    best = table.loc[table["fid"].idxmin()] if metric != "last" else table.iloc[-1]
+    res = results_dir(name)
+    from scorerepro.fileio import atomic_path
+
+    with atomic_path(res / "fig13_fid_by_iteration.csv") as tmp:
+        table.to_csv(tmp, index=False)
+    ckpt = dict(list_checkpoints(model_dir(name)))[int(best["iteration"])]
+    write_json(res / "selected.json", {
+        "experiment": name, "rule": "lowest " + curve_metric if metric != "last" else "last checkpoint",
+        "iteration": int(best["iteration"]), "checkpoint": str(ckpt), curve_metric: float(best["fid"]),
+        "n_samples_per_checkpoint": int(best["n_samples"]),
+    })
+    plot_fid_by_iteration(table, res / "fig13_fid_by_iteration.png", title=f"{name}: {curve_metric} by checkpoint",
+                          selected=int(best["iteration"]))
+    print(f"select {name}: iteration {int(best['iteration'])} ({curve_metric} {best['fid']:.3f})")

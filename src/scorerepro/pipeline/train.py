@@ -1,0 +1,83 @@
+"""Stage `train <experiment>`: train one score network with annealed DSM; resumes from its last checkpoint.
+
+models/<experiment>/ is a persistent output (DVC `persist: true`), so a killed run continues where it stopped.
+A run whose checkpoints were made under other settings (e.g. after `dvc exp run -S ...training.lr=...`) starts
+afresh instead of mixing two configurations.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import torch
+
+from scorerepro.config import experiment as experiment_params
+from scorerepro.data.loading import StepBatchSampler, augment_batch, to_float
+from scorerepro.losses import dsm_loss
+from scorerepro.pipeline.common import FLIPPED, build_score_net, load_train_images, model_spec, sigmas_of
+from scorerepro.pipeline.paths import model_dir, results_dir
+from scorerepro.training import ConfigMismatchError, TrainConfig, train
+
+
+class ImageBatches:
+    """The global batch for a training step: a deterministic choice of training images, then the official
+    load-time transforms (random horizontal flips for CIFAR-10/CelebA, uniform dequantisation)."""
+
+    def __init__(self, images_uint8: torch.Tensor, batch_size: int, seed: int, flip: bool, dequantize: bool,
+                 device: torch.device):
+        self.images = images_uint8.to(device)
+        # drop_last so every step has the full global batch, which data-parallel training splits evenly.
+        self.sampler = StepBatchSampler(len(images_uint8), batch_size, seed, drop_last=True)
+        self.flip, self.dequantize = flip, dequantize
+
+    def batch_for_step(self, step: int, generator: torch.Generator) -> torch.Tensor:
+        idx = self.sampler.indices(step).to(self.images.device)
+        x = to_float(self.images[idx])
+        return augment_batch(x, self.flip, self.dequantize, generator)
+
+
+def make_loss(sigmas: torch.Tensor, anneal_power: float):
+    def loss_fn(model, x, rng):
+        s = sigmas.to(x.device)
+        labels = rng.randint(0, len(s)).to(x.device)
+        return dsm_loss(model, x, s, labels=labels, anneal_power=anneal_power, noise=rng.randn_like(x))
+
+    return loss_fn
+
+
+def train_config(params: dict, exp: dict) -> TrainConfig:
+    t = exp["training"]
+    return TrainConfig(
+        n_iters=t["n_iters"], batch_size=t["batch_size"], lr=t["lr"], beta1=t["beta1"],
+        snapshot_freq=t["snapshot_freq"], log_freq=min(100, t["snapshot_freq"]), ema_rate=t["ema_rate"],
+        seed=params["seed"], device=params["device"], amp_dtype="bfloat16" if t["amp_bf16"] else None,
+        channels_last=t["channels_last"], compile=t["compile"], fused_adam=t["fused_adam"],
+    )
+
+
+def run(params: dict, experiment: str) -> None:
+    exp = experiment_params(params, experiment)
+    name = exp["name"]
+    cfg = train_config(params, exp)
+    record = {"experiment": name, "dataset": exp["dataset"], "model": model_spec(exp), "noise": exp["noise"],
+              "training": exp["training"], "seed": params["seed"]}
+    images = load_train_images(exp["dataset"])
+    t = exp["training"]
+    if t["flip"] and exp["dataset"] not in FLIPPED:
+        print(f"note: training.flip is on for {exp['dataset']}, which the official code does not flip")
+    device = torch.device("cuda" if cfg.device in ("auto", "cuda") and torch.cuda.is_available() else "cpu")
+    data = ImageBatches(images, cfg.batch_size, params["seed"], t["flip"], t["dequantize"], device)
+    loss_fn = make_loss(sigmas_of(exp), t["anneal_power"])
+    out = model_dir(name)
+    try:
+        result = train(build_score_net(exp), loss_fn, data, cfg, out, record, resume=True)
+    except ConfigMismatchError as e:
+        print(f"train {name}: the checkpoints in {out} were made under other settings ({e}); starting afresh")
+        result = train(build_score_net(exp), loss_fn, data, cfg, out, record, resume=False)
+    # The loss table is also a plot output under results/ (DVC plots; seed 000 Fig. 12).
+    res = results_dir(name)
+    res.mkdir(parents=True, exist_ok=True)
+    tmp = res / ".fig12_loss.csv.tmp"
+    shutil.copyfile(out / "loss.csv", tmp)
+    tmp.replace(res / "fig12_loss.csv")
+    print(f"train {name}: {result.step} iterations, last loss {result.last_loss}, {result.seconds:.0f} s")

@@ -1,0 +1,1 @@
+"""Figures, PNG via matplotlib/seaborn."""

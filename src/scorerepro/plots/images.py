@@ -1,0 +1,124 @@
+"""Figures of the image experiments (seed 000 Figs. 4-8, 12, 13, 17, 18), PNG via matplotlib/seaborn."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import seaborn as sns  # noqa: E402
+import torch  # noqa: E402
+from torchvision.utils import make_grid  # noqa: E402
+
+from scorerepro.fileio import save_figure  # noqa: E402
+
+
+def _as_float(images: torch.Tensor) -> torch.Tensor:
+    return images.float() / 255.0 if images.dtype == torch.uint8 else images.float().clamp(0, 1)
+
+
+def _show(ax, images: torch.Tensor, nrow: int, padding: int = 2) -> None:
+    grid = make_grid(_as_float(images), nrow=nrow, padding=padding, pad_value=1.0)
+    ax.imshow(grid.permute(1, 2, 0).numpy(), vmin=0, vmax=1, interpolation="nearest")
+    ax.set_axis_off()
+
+
+def sample_grid(images: torch.Tensor, path: Path, title: str, nrow: int = 10) -> None:
+    """Uncurated samples (Fig. 4, 5a-c)."""
+    n = min(len(images), nrow * nrow)
+    fig, ax = plt.subplots(figsize=(6, 6 * ((n + nrow - 1) // nrow) / nrow + 0.4))
+    _show(ax, images[:n], nrow)
+    ax.set_title(title, fontsize=9)
+    save_figure(path, fig)
+    plt.close(fig)
+
+
+def intermediate_grid(snapshots: torch.Tensor, sigmas, path: Path, title: str) -> None:
+    """Rows: samples; columns: the state at the end of each noise level (Fig. 5d-f)."""
+    levels, n = snapshots.shape[0], snapshots.shape[1]
+    images = snapshots.transpose(0, 1).reshape(levels * n, *snapshots.shape[2:])
+    fig, ax = plt.subplots(figsize=(levels * 0.7 + 0.5, n * 0.7 + 0.8))
+    _show(ax, images, nrow=levels)
+    labels = ", ".join(f"{float(s):.3g}" for s in sigmas)
+    ax.set_title(f"{title}\ncolumns: end of each level, sigma = {labels}", fontsize=8)
+    save_figure(path, fig)
+    plt.close(fig)
+
+
+def loss_curve(table, path: Path, title: str) -> None:
+    """Training loss by iteration with a running mean (Fig. 12)."""
+    sns.set_theme(style="whitegrid")
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.plot(table["step"], table["loss"], lw=0.6, alpha=0.4, label="per step")
+    window = max(1, len(table) // 50)
+    ax.plot(table["step"], table["loss"].rolling(window, min_periods=1).mean(), lw=1.5,
+            label=f"running mean ({window} steps)")
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("DSM loss (sigma^2-weighted)")
+    ax.set_yscale("log")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=8)
+    save_figure(path, fig)
+    plt.close(fig)
+
+
+def plot_fid_by_iteration(table, path: Path, title: str, selected: int | None = None) -> None:
+    """FID of each checkpoint (Fig. 13)."""
+    sns.set_theme(style="whitegrid")
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.plot(table["iteration"], table["fid"], marker="o")
+    if selected is not None:
+        ax.axvline(selected, color="tab:red", ls="--", lw=1, label=f"selected: {selected}")
+        ax.legend(fontsize=8)
+    ax.set_xlabel("iteration")
+    ax.set_ylabel(str(table["metric"].iloc[0]) + f" ({int(table['n_samples'].iloc[0])} samples)")
+    ax.set_title(title, fontsize=9)
+    save_figure(path, fig)
+    plt.close(fig)
+
+
+def neighbours_figure(queries: torch.Tensor, neighbours: dict[str, torch.Tensor], path: Path, title: str) -> None:
+    """Each row: a sample, then its k nearest training images in each space (Fig. 6, 17)."""
+    spaces = list(neighbours)
+    n, k = neighbours[spaces[0]].shape[:2]
+    fig, axes = plt.subplots(1, len(spaces), figsize=(len(spaces) * (k + 1) * 0.8 + 0.5, n * 0.8 + 0.8),
+                             squeeze=False)
+    for ax, space in zip(axes[0], spaces):
+        rows = torch.cat([queries[:, None], neighbours[space]], dim=1).reshape(n * (k + 1), *queries.shape[1:])
+        _show(ax, rows, nrow=k + 1)
+        ax.set_title(f"{space}: sample | {k} nearest training images", fontsize=8)
+    fig.suptitle(title, fontsize=9)
+    save_figure(path, fig)
+    plt.close(fig)
+
+
+def inpainting_figure(occluded: torch.Tensor, completions: torch.Tensor, originals: torch.Tensor, path: Path,
+                      title: str) -> None:
+    """Each row: occluded input, completions, original (Fig. 7, 18)."""
+    n, c = completions.shape[:2]
+    rows = torch.cat([occluded[:, None], completions, originals[:, None]], dim=1)
+    rows = rows.reshape(n * (c + 2), *originals.shape[1:])
+    fig, ax = plt.subplots(figsize=((c + 2) * 0.9 + 0.5, n * 0.9 + 0.8))
+    _show(ax, rows, nrow=c + 2)
+    ax.set_title(f"{title}\noccluded | {c} completions | original", fontsize=8)
+    save_figure(path, fig)
+    plt.close(fig)
+
+
+def sensitivity_heatmap(table, value: str, path: Path, title: str, sample_panels=None) -> None:
+    """A metric over the (step_lr, n_steps_each) grid, with example samples per cell when given (Fig. 8)."""
+    sns.set_theme(style="white")
+    pivot = table.pivot(index="n_steps_each", columns="step_lr", values=value)
+    ncols = 2 if sample_panels is not None else 1
+    fig, axes = plt.subplots(1, ncols, figsize=(6 * ncols, 4), squeeze=False)
+    sns.heatmap(pivot, annot=True, fmt=".3g", cmap="viridis_r", ax=axes[0][0], cbar_kws={"label": value})
+    axes[0][0].set_title(f"{value} (diverged: blank)", fontsize=9)
+    if sample_panels is not None:
+        images, nrow = sample_panels
+        _show(axes[0][1], images, nrow=nrow)
+        axes[0][1].set_title("samples: rows n_steps_each, columns step_lr (as the heatmap)", fontsize=8)
+    fig.suptitle(title, fontsize=9)
+    save_figure(path, fig)
+    plt.close(fig)
