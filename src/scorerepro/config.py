@@ -18,6 +18,10 @@ DEFAULT_PARAMS = Path("params.yaml")
 SCHEMA_RELPATH = Path("workflow/schemas/params.schema.json")
 
 
+# Experiment names that would share output folders with other stages (results/<name>, models/<name>).
+RESERVED_NAMES = frozenset({"inception", "classifier", "toy", "sensitivity", "summary", "reference"})
+
+
 class ParamsError(ValueError):
     """params.yaml is missing, malformed or fails validation; the message names the offending key."""
 
@@ -42,7 +46,7 @@ def validate_params(params: dict, schema_path: Path | None = None, source: str =
     import json
 
     schema = json.loads(Path(schema_path or find_schema()).read_text())
-    validator = jsonschema.Draft7Validator(schema)
+    validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(params), key=lambda e: list(e.absolute_path))
     if errors:
         lines = []
@@ -62,6 +66,10 @@ def validate_params(params: dict, schema_path: Path | None = None, source: str =
 
 def _cross_checks(params: dict, source: str) -> None:
     problems = []
+    for name in params.get("experiments", {}):
+        if name in RESERVED_NAMES:
+            problems.append(f"  experiments.{name}: the name is reserved (its results/ and models/ folders belong to "
+                            f"other stages: {', '.join(sorted(RESERVED_NAMES))}); rename the experiment")
     for name, exp in params.get("experiments", {}).items():
         noise = exp["noise"]
         key = f"experiments.{name}.noise"

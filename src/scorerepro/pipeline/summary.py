@@ -103,7 +103,7 @@ def _fmt(v) -> str:
 def to_markdown(df: pd.DataFrame, columns: list[str]) -> str:
     lines = ["| " + " | ".join(columns) + " |", "| " + " | ".join("---" for _ in columns) + " |"]
     for _, r in df.iterrows():
-        lines.append("| " + " | ".join(_fmt(r[c]).replace("|", "/") for c in columns) + " |")
+        lines.append("| " + " | ".join(_fmt(r[c]).replace("|", "\\|") for c in columns) + " |")
     return "\n".join(lines) + "\n"
 
 

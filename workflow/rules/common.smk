@@ -1,0 +1,203 @@
+# Shared by the rule files: names drawn from params.yaml, wildcard constraints, the DVC-mirroring helpers for
+# inputs and params, per-rule resources, and the DVC interop hooks (workflow/scripts/dvc_interop.py).
+#
+# How a dvc.yaml stage becomes a rule here (tests/test_dag_agreement.py checks every point on two params files):
+# * same name, same shell command, same outputs and inputs;
+# * a DVC directory output becomes `directory(...)`;
+# * a PERSISTENT DVC output folder (persist: true) is NOT declared as a Snakemake output: Snakemake deletes a
+#   job's outputs before it runs the job, so `directory("models/{experiment}")` would throw away the checkpoints
+#   a resumed training needs (and the `update()` flag is no better: it copies the whole folder to a backup first
+#   and, when the job fails, restores that backup over the newer checkpoints). The rule declares instead the
+#   completion marker the stage writes last inside that folder (PERSISTENT_MARKERS below); only the marker is
+#   deleted before a rerun, and downstream rules depend on the marker. A killed job leaves no marker, so the
+#   next run reruns it and it resumes.
+# * a DVC dependency on a folder that holds other stages' outputs (samples/<exp>/select, data/summary_rows,
+#   results/toy, ...) becomes the explicit list of those outputs;
+# * DVC `params:` become one `params: dvc=dvc_params(...)` entry holding the same params.yaml values, so
+#   Snakemake's params rerun trigger sees exactly the changes DVC sees.
+
+import os
+import re
+import sys
+
+import yaml
+from snakemake.utils import validate
+
+sys.path.insert(0, os.path.join(workflow.basedir, "workflow", "scripts"))
+import dvc_interop  # noqa: E402
+
+from scorerepro.config import validate_params  # noqa: E402
+
+SCHEMA = os.path.join(workflow.basedir, "workflow", "schemas", "params.schema.json")
+
+# ---------------------------------------------------------------------------------------------------------------
+# params.yaml is the config, and it is the file every `scorerepro` command reads: Snakemake's config must not
+# differ from it (a `--config key=value` or `--configfile` would change what Snakemake thinks the jobs do, not
+# what they do). Only the optional `resources` block below is Snakemake's own.
+_on_disk = yaml.safe_load(open("params.yaml")) if os.path.exists("params.yaml") else None
+_config_params = {k: v for k, v in config.items() if k != "resources"}
+if _on_disk is not None and _config_params != {k: v for k, v in _on_disk.items() if k != "resources"}:
+    raise WorkflowError(
+        "the Snakemake config differs from params.yaml, which is what every scorerepro stage reads: edit "
+        "params.yaml (or `scorerepro use-profile ...`) instead of passing --config/--configfile")
+validate(_config_params, SCHEMA, set_default=False)
+validate_params(_config_params, SCHEMA, source="params.yaml (Snakemake config)")
+
+EXPERIMENTS = list(config["experiments"])
+DATASETS = list(config["datasets"])
+SHARDS = [int(s) for s in config["sharding"]["shards"]]
+# The toy studies without inputs: the same list as the `toy` foreach in dvc.yaml (fig1_manifold has its own
+# stage, toy_manifold, because it reads a dataset).
+TOY_STUDIES = ["fig2_scores", "fig3_langevin", "fig11_step_sweep"]
+
+
+def _required(key):
+    """A value dvc.yaml interpolates (so the DAG cannot be built without it)."""
+    value = config
+    for part in key.split("."):
+        if not isinstance(value, dict) or part not in value:
+            raise WorkflowError(f"params.yaml: {key} is missing (dvc.yaml and the Snakemake rules need it)")
+        value = value[part]
+    return value
+
+
+TOY_MANIFOLD_DATASET = _required("toy.fig1_manifold.dataset")
+SENSITIVITY_EXPERIMENT = _required("sensitivity.experiment")
+
+# Folder names that experiments share with other stages' outputs (models/inception, results/toy, ...).
+_RESERVED = {"inception", "classifier", "toy", "sensitivity"}
+if _RESERVED & set(EXPERIMENTS):
+    raise WorkflowError(f"experiment names {sorted(_RESERVED & set(EXPERIMENTS))} clash with other outputs "
+                        f"(reserved: {sorted(_RESERVED)})")
+
+
+def _alternatives(names):
+    return "|".join(re.escape(str(n)) for n in names)
+
+
+# Wildcards match only declared names, so results/{experiment}/metrics.json can never match
+# results/toy/fig2_scores/metrics.json or results/sensitivity/metrics.json.
+wildcard_constraints:
+    experiment=_alternatives(EXPERIMENTS),
+    dataset=_alternatives(DATASETS),
+    shard=_alternatives(SHARDS),
+    study=_alternatives(TOY_STUDIES),
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Persistent DVC outputs -> the completion marker the stage writes last (see the comment at the top).
+PERSISTENT_MARKERS = {
+    "download": "data/raw/{dataset}/download.json",
+    "inception_weights": "models/inception/inception_weights.json",
+    "train": "models/{experiment}/completed.json",
+}
+RAW_DONE = PERSISTENT_MARKERS["download"]
+INCEPTION_DONE = PERSISTENT_MARKERS["inception_weights"]
+MODEL_DONE = PERSISTENT_MARKERS["train"]
+
+
+def dataset_of(experiment):
+    return config["experiments"][experiment]["dataset"]
+
+
+def _lookup(key):
+    value = config
+    for part in key.split("."):
+        value = value[part]
+    return value
+
+
+def dvc_params(*keys):
+    """params: entry mirroring a DVC stage's `params:` list. Keys may hold wildcards ("experiments.{experiment}
+    .model"); the value is {key: params.yaml value}, which Snakemake records and compares on the next run."""
+
+    def values(wildcards):
+        return {k.format(**dict(wildcards.items())): _lookup(k.format(**dict(wildcards.items()))) for k in keys}
+
+    values.dvc_keys = keys  # read by tests/test_dag_agreement.py
+    return values
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# DVC interop, step 1: which stages DVC holds up to date (main process only; see dvc_interop.py).
+if workflow.is_main_process:
+    DVC_STATE = dvc_interop.read_state(os.getcwd())
+    if DVC_STATE.up_to_date or DVC_STATE.changed:
+        print(f"dvc_interop: {DVC_STATE.note}", file=sys.stderr)
+    if DVC_STATE.up_to_date:
+        _dropped = dvc_interop.forget_stale_metadata(workflow, DVC_STATE, [
+            path
+            for stage in sorted(DVC_STATE.up_to_date)
+            for out in DVC_STATE.stages[stage]
+            for path in [out] + [os.path.join(out, os.path.basename(m)) for m in PERSISTENT_MARKERS.values()]
+        ])
+        if _dropped:
+            print(f"dvc_interop: dropped Snakemake metadata of {len(_dropped)} output(s) that DVC rewrote since",
+                  file=sys.stderr)
+else:
+    DVC_STATE = dvc_interop.DvcState(os.getcwd(), note="not the main Snakemake process")
+
+
+def dvc_inputs(output, *parts):
+    """Input function for the rule whose first output is `output` (a pattern). `parts` are patterns, lists of
+    paths, or functions of the wildcards. When DVC says the stage producing `output` is up to date, every input
+    is wrapped in ancient(): its modification time (new after `dvc checkout`) cannot trigger a rerun. When
+    dvc.lock records that stage and DVC says it changed, the interop stamp (newer than any output) is added:
+    Snakemake reruns the job even where it has no metadata of its own (outputs made by `dvc repro`)."""
+
+    def files(wildcards):
+        wc = dict(wildcards.items())
+        out = []
+        for p in parts:
+            v = p(wildcards) if callable(p) else p
+            for f in [v] if isinstance(v, str) else v:
+                out.append(f.format(**wc))
+        if DVC_STATE.is_up_to_date(output.format(**wc)):
+            return [ancient(f) for f in out]
+        if DVC_STATE.must_rerun(output.format(**wc)):
+            return out + [dvc_interop.STAMP]
+        return out
+
+    return files
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Resources. Every rule declares mem_mb, runtime (minutes) and gpu (count; the SLURM executor turns `gpu` into
+# sbatch --gpus, 0 means none). Defaults below; override per rule with an optional `resources:` block in the
+# config (`--config 'resources={train: {runtime: 4320}}'`) or, the usual way on a cluster, a profile's
+# set-resources. Values may be functions of the wildcards (train's GPU count comes from params.yaml).
+DEFAULT_RESOURCES = {
+    "download": dict(mem_mb=4000, runtime=120, gpu=0),
+    "preprocess": dict(mem_mb=16000, runtime=120, gpu=0),
+    "inception_weights": dict(mem_mb=4000, runtime=30, gpu=0),
+    "reference_stats": dict(mem_mb=16000, runtime=120, gpu=1),
+    "classifier": dict(mem_mb=8000, runtime=120, gpu=0),
+    "train": dict(mem_mb=32000, runtime=2880,
+                  gpu=lambda wildcards: config["experiments"][wildcards.experiment]["training"]["gpus"]),
+    "select_sample": dict(mem_mb=16000, runtime=720, gpu=1),
+    "select": dict(mem_mb=16000, runtime=240, gpu=1),
+    "sample": dict(mem_mb=16000, runtime=720, gpu=1),
+    "evaluate": dict(mem_mb=16000, runtime=240, gpu=1),
+    "neighbours": dict(mem_mb=16000, runtime=120, gpu=0),
+    "inpaint": dict(mem_mb=8000, runtime=240, gpu=1),
+    "figures": dict(mem_mb=8000, runtime=240, gpu=1),
+    "toy_manifold": dict(mem_mb=8000, runtime=240, gpu=0),
+    "toy": dict(mem_mb=4000, runtime=120, gpu=0),
+    "sensitivity": dict(mem_mb=16000, runtime=1440, gpu=1),
+    "summary_rows": dict(mem_mb=2000, runtime=10, gpu=0),
+    "summary": dict(mem_mb=2000, runtime=10, gpu=0),
+}
+_RESOURCE_OVERRIDES = config.get("resources") or {}
+
+
+def res(rule_name):
+    r = dict(DEFAULT_RESOURCES[rule_name])
+    r.update(_RESOURCE_OVERRIDES.get(rule_name) or {})
+    return r
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# DVC interop, step 2: after a successful run, dvc.lock records what Snakemake produced.
+onsuccess:
+    outputs = [str(f) for job in workflow.dag.jobs for f in job.output]
+    dvc_interop.commit(os.getcwd(), outputs, log=lambda m: print(m, file=sys.stderr))
