@@ -132,7 +132,9 @@ def main() -> None:
                     help="batch sizes for the compiled configuration (default 1000; quick: the --batches)")
     ap.add_argument("--timed-steps", type=int, default=None,
                     help="n_steps_each actually timed (default 5; quick: 1); scaled to 100")
-    ap.add_argument("--configs", default=",".join(CONFIGS), help=f"comma list from {list(CONFIGS)}")
+    ap.add_argument("--configs", default=None,
+                    help=f"comma list from {list(CONFIGS)} (default all; --quick on the CPU: those without "
+                         f"compile, whose inductor C++ build takes minutes there)")
     ap.add_argument("--budget-s", type=float, default=None, help="start no new configuration after this many s")
     args = ap.parse_args()
     device = C.check_device(args.device)
@@ -144,6 +146,9 @@ def main() -> None:
     cbatches = [int(b) for b in (args.compile_batches or ("1000" if not args.quick else ",".join(map(str, batches)))
                                  ).split(",")]
     timed_steps = args.timed_steps or (1 if args.quick else 5)
+    if args.configs is None:
+        skip_compile = args.quick and device.type == "cpu"
+        args.configs = ",".join(n for n in CONFIGS if not (skip_compile and "compile" in n))
     names = [c.strip() for c in args.configs.split(",") if c.strip()]
     unknown = [c for c in names if c not in CONFIGS]
     if unknown:

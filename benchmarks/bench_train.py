@@ -132,7 +132,9 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=None, help="default 128 (quick: 8)")
     ap.add_argument("--warmup", type=int, default=None, help="untimed steps first (default 8; quick: 1)")
     ap.add_argument("--steps", type=int, default=None, help="timed steps (default 30; quick: 3)")
-    ap.add_argument("--configs", default=",".join(CONFIGS), help=f"comma list from {list(CONFIGS)}")
+    ap.add_argument("--configs", default=None,
+                    help=f"comma list from {list(CONFIGS)} (default all; --quick on the CPU: those without "
+                         f"compile, whose inductor C++ build takes minutes there)")
     ap.add_argument("--n-images", type=int, default=None, help="synthetic training-set size (default 50,000)")
     ap.add_argument("--budget-s", type=float, default=None, help="start no new configuration after this many s")
     args = ap.parse_args()
@@ -146,6 +148,9 @@ def main() -> None:
     steps = args.steps or (3 if args.quick else 30)
     n_images = args.n_images or (256 if args.quick else 50_000)
     flip = spec["channels"] == 3  # CIFAR-10/CelebA are flipped at load time, MNIST is not
+    if args.configs is None:
+        skip_compile = args.quick and device.type == "cpu"
+        args.configs = ",".join(n for n in CONFIGS if not (skip_compile and "compile" in n))
     names = [c.strip() for c in args.configs.split(",") if c.strip()]
     unknown = [c for c in names if c not in CONFIGS]
     if unknown:

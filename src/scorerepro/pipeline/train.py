@@ -7,6 +7,7 @@ afresh instead of mixing two configurations.
 
 from __future__ import annotations
 
+import os
 import shutil
 
 import torch
@@ -55,9 +56,34 @@ def train_config(params: dict, exp: dict) -> TrainConfig:
     )
 
 
+def _relaunch_with_torchrun(params: dict, name: str, gpus: int) -> None:
+    """training.gpus > 1: run this same stage as `gpus` data-parallel processes (one per GPU) under torchrun."""
+    import subprocess
+    import sys
+    import tempfile
+
+    import yaml
+
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml", prefix="params-", dir=".", delete=False) as f:
+        yaml.safe_dump(params, f, sort_keys=False)
+    try:
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={gpus}",
+               "-m", "scorerepro.cli", "train", name, "--params", f.name]
+        print("train: " + " ".join(cmd))
+        subprocess.run(cmd, check=True)
+    finally:
+        os.unlink(f.name)
+
+
 def run(params: dict, experiment: str) -> None:
     exp = experiment_params(params, experiment)
     name = exp["name"]
+    gpus = exp["training"]["gpus"]
+    if gpus > 1 and "WORLD_SIZE" not in os.environ:
+        if torch.cuda.device_count() < gpus:
+            raise ValueError(f"experiments.{name}.training.gpus is {gpus} but {torch.cuda.device_count()} CUDA "
+                             f"devices are visible; lower it or run where {gpus} GPUs are allocated")
+        return _relaunch_with_torchrun(params, name, gpus)
     cfg = train_config(params, exp)
     record = {"experiment": name, "dataset": exp["dataset"], "model": model_spec(exp), "noise": exp["noise"],
               "training": exp["training"], "seed": params["seed"]}
@@ -65,7 +91,9 @@ def run(params: dict, experiment: str) -> None:
     t = exp["training"]
     if t["flip"] and exp["dataset"] not in FLIPPED:
         print(f"note: training.flip is on for {exp['dataset']}, which the official code does not flip")
-    device = torch.device("cuda" if cfg.device in ("auto", "cuda") and torch.cuda.is_available() else "cpu")
+    use_cuda = cfg.device in ("auto", "cuda") and torch.cuda.is_available()
+    # Under torchrun each process holds the data on the GPU of its local rank.
+    device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0))) if use_cuda else torch.device("cpu")
     data = ImageBatches(images, cfg.batch_size, params["seed"], t["flip"], t["dequantize"], device)
     loss_fn = make_loss(sigmas_of(exp), t["anneal_power"])
     out = model_dir(name)
@@ -75,6 +103,8 @@ def run(params: dict, experiment: str) -> None:
         print(f"train {name}: the checkpoints in {out} were made under other settings ({e}); starting afresh")
         result = train(build_score_net(exp), loss_fn, data, cfg, out, record, resume=False)
     # The loss table is also a plot output under results/ (DVC plots; seed 000 Fig. 12).
+    if int(os.environ.get("RANK", 0)) != 0:
+        return
     res = results_dir(name)
     res.mkdir(parents=True, exist_ok=True)
     tmp = res / ".fig12_loss.csv.tmp"
