@@ -28,12 +28,8 @@ from scorerepro.models.summary import summarize
 # ----------------------------------------------------------------------------------------------------------
 
 @pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # The test machine's few cores are shared; oversubscribed intra-op threads make small convs much slower.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
+def _one_thread(one_torch_thread):
     yield
-    torch.set_num_threads(before)
 
 
 def _conv(name, cin, cout, k, bias):

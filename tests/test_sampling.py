@@ -21,13 +21,8 @@ from scorerepro.toy import seed000_gmm
 
 
 @pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # Thousands of small CPU ops: with the cores shared by other jobs, OpenMP threads spin-wait for each
-    # other and the chains run ~25x slower than on one thread.
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
+def _one_thread(one_torch_thread):
     yield
-    torch.set_num_threads(previous)
 
 
 def _uniform_box(n, seed, lo=-8.0, hi=8.0):

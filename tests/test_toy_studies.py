@@ -23,13 +23,8 @@ MAIN = "(5, 5)"
 
 
 @pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # Tiny tensors gain nothing from intra-op threads, and on a shared 2-core machine thread oversubscription made
-    # this file 5x slower; restored afterwards so other test modules are unaffected.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
+def _one_thread(one_torch_thread):
     yield
-    torch.set_num_threads(before)
 
 
 # --------------------------------------------------------------------------------------------------- measures
