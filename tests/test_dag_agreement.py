@@ -306,7 +306,7 @@ BAD_PARAMS = {
     "schema": (lambda p: p.update(seed=-1), "seed"),
     "cross-field": (lambda p: p["experiments"]["tiny_ncsn"]["noise"].update(sigma_begin=0.001), "sigma_begin"),
     "undeclared dataset": (lambda p: p["experiments"]["tiny_ncsn"].update(dataset="cifar10"), "not declared"),
-    "reserved experiment name": (lambda p: p["experiments"].update(toy=p["experiments"]["tiny_ncsn"]), "clash"),
+    "reserved experiment name": (lambda p: p["experiments"].update(toy=p["experiments"]["tiny_ncsn"]), "reserved"),
 }
 
 

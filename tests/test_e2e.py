@@ -76,10 +76,11 @@ def test_dvc_repro_end_to_end(tmp_path):
     params["experiments"][EXP]["sampling"]["step_lr"] = 1.0e-5
     (ws / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     ran = _ran(dvc(ws, "repro", timeout=1200).stdout)
-    # Only what reads the sampling settings, and what reads their outputs, may run.
+    # Only what reads the sampling settings, and what reads their outputs (sensitivity reads selected.json),
+    # may run.
     allowed = {f"select_sample@{EXP}-0", f"select_sample@{EXP}-1", f"select@{EXP}", f"sample@{EXP}-0",
                f"sample@{EXP}-1", f"evaluate@{EXP}", f"neighbours@{EXP}", f"inpaint@{EXP}", f"figures@{EXP}",
-               f"summary_rows@{EXP}", "summary"}
+               f"summary_rows@{EXP}", "summary", "sensitivity"}
     assert {f"select_sample@{EXP}-0", f"sample@{EXP}-0", f"figures@{EXP}"} <= ran <= allowed, ran
     check_outputs(ws)
 
