@@ -160,3 +160,14 @@ def test_model_summary_cli_prints_official_budget():
     # ermongroup/ncsn CondRefineNetDilated, MNIST (ngf 64): parameter count tallied in tests/test_models.py.
     assert out["params"] == 7_638_657
     assert 3.7e9 < out["flops_per_image"] < 3.9e9
+
+
+def test_exponent_floats_as_dvc_writes_them_are_numbers(tmp_path, quick):
+    """`dvc exp run -S ...step_lr=1e-5` writes `1e-05`, a string to PyYAML's YAML 1.1 rules."""
+    text = (REPO / "params.yaml").read_text().replace("step_lr: 2.0e-05", "step_lr: 1e-05", 1)
+    assert "step_lr: 1e-05" in text
+    path = tmp_path / "params.yaml"
+    path.write_text(text)
+    params = load_params(path)
+    lrs = [e["sampling"]["step_lr"] for e in params["experiments"].values()]
+    assert 1e-05 in lrs and all(isinstance(v, float) for v in lrs)

@@ -8,6 +8,7 @@ that is not declared) are added here. Every stage calls `load_params` before doi
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,24 @@ SCHEMA_RELPATH = Path("workflow/schemas/params.schema.json")
 
 # Experiment names that would share output folders with other stages (results/<name>, models/<name>).
 RESERVED_NAMES = frozenset({"inception", "classifier", "toy", "sensitivity", "summary", "reference"})
+
+
+class _ParamsLoader(yaml.SafeLoader):
+    """PyYAML follows YAML 1.1, where `1e-05` (no dot) is a string; DVC (`dvc exp run -S key=1e-5`) writes floats
+    that way, and YAML 1.2 (ruamel, DVC's reader) reads them as floats. Accept both spellings."""
+
+
+_ParamsLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+
+
+def read_params_yaml(path: str | Path) -> Any:
+    """Parse a params file the way DVC does (YAML 1.2 floats), without validating it."""
+    with open(path) as f:
+        return yaml.load(f, Loader=_ParamsLoader)  # noqa: S506 - a SafeLoader subclass
 
 
 class ParamsError(ValueError):
@@ -100,7 +119,7 @@ def load_params(path: str | Path = DEFAULT_PARAMS) -> dict[str, Any]:
     if not path.is_file():
         raise ParamsError(f"{path} not found: run from the repository root, or pass --params PATH")
     try:
-        params = yaml.safe_load(path.read_text())
+        params = read_params_yaml(path)
     except yaml.YAMLError as e:
         raise ParamsError(f"{path} is not valid YAML: {e}") from e
     if not isinstance(params, dict):

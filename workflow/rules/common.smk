@@ -26,7 +26,7 @@ from snakemake.utils import validate
 sys.path.insert(0, os.path.join(workflow.basedir, "workflow", "scripts"))
 import dvc_interop  # noqa: E402
 
-from scorerepro.config import validate_params  # noqa: E402
+from scorerepro.config import read_params_yaml, validate_params  # noqa: E402
 
 SCHEMA = os.path.join(workflow.basedir, "workflow", "schemas", "params.schema.json")
 
@@ -40,6 +40,15 @@ if _on_disk is not None and _config_params != {k: v for k, v in _on_disk.items()
     raise WorkflowError(
         "the Snakemake config differs from params.yaml, which is what every scorerepro stage reads: edit "
         "params.yaml (or `scorerepro use-profile ...`) instead of passing --config/--configfile")
+# Snakemake's reader (YAML 1.1) takes `1e-05`, as `dvc exp run -S` writes it, for a string; use the values every
+# scorerepro stage reads instead.
+if _on_disk is not None:
+    _resources = config.get("resources")
+    config.clear()
+    config.update(read_params_yaml("params.yaml"))
+    if _resources is not None:
+        config["resources"] = _resources
+    _config_params = {k: v for k, v in config.items() if k != "resources"}
 validate(_config_params, SCHEMA, set_default=False)
 validate_params(_config_params, SCHEMA, source="params.yaml (Snakemake config)")
 
