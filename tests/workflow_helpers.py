@@ -57,7 +57,10 @@ def make_workspace(dest: Path, params: Path | str = TINY_PARAMS, *, git: bool = 
 
 def run(cmd: list[str], cwd: Path, *, env: dict | None = None, check: bool = True, timeout: float = 600,
         ) -> subprocess.CompletedProcess:
-    res = subprocess.run(cmd, cwd=cwd, env=env or tool_env(cwd), capture_output=True, text=True, timeout=timeout)
+    # A session of its own: Snakemake ends a run by signalling its jobs' process groups, which must never
+    # include the test runner itself.
+    res = subprocess.run(cmd, cwd=cwd, env=env or tool_env(cwd), capture_output=True, text=True, timeout=timeout,
+                         start_new_session=True)
     if check and res.returncode != 0:
         raise AssertionError(f"{' '.join(map(str, cmd))} failed ({res.returncode}) in {cwd}:\n"
                              f"--- stdout\n{res.stdout[-6000:]}\n--- stderr\n{res.stderr[-6000:]}")
