@@ -24,9 +24,6 @@ WORKER = textwrap.dedent('''
     import faulthandler
     import sys
 
-    # Bounded in time even if the launcher is killed: dump the stacks and exit rather than hang forever.
-    faulthandler.dump_traceback_later(150, exit=True)
-
     import torch
     from torch import nn
 
@@ -64,6 +61,9 @@ WORKER = textwrap.dedent('''
 
 
     if __name__ == "__main__":
+        # Bounded in time even if the launcher is killed: dump the stacks and exit rather than hang forever.
+        # Only when run as the worker: the test also imports this file, and the timer would end pytest itself.
+        faulthandler.dump_traceback_later(150, exit=True)
         out = sys.argv[1]
         # Two steps, complete; then extend to four: the second call resumes from the 2-process checkpoint.
         train(make_model(), loss, Data(8), config(2), out, RECORD)
@@ -104,7 +104,9 @@ def test_two_gloo_processes_match_one_process(tmp_path):
     env.pop("WORLD_SIZE", None)
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nnodes=1", "--nproc_per_node=2",
            "--master_addr=127.0.0.1", f"--master_port={find_free_port()}", str(worker), str(tmp_path / "ddp")]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    # torchrun in a session of its own, so no signal it or its workers send to a process group reaches pytest.
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
     try:
         output, _ = proc.communicate(timeout=180)
     except subprocess.TimeoutExpired:

@@ -57,8 +57,7 @@ def make_workspace(dest: Path, params: Path | str = TINY_PARAMS, *, git: bool = 
 
 def run(cmd: list[str], cwd: Path, *, env: dict | None = None, check: bool = True, timeout: float = 600,
         ) -> subprocess.CompletedProcess:
-    # A session of its own: Snakemake ends a run by signalling its jobs' process groups, which must never
-    # include the test runner itself.
+    # A session of its own, so no signal the tools or their jobs send to a process group reaches pytest.
     res = subprocess.run(cmd, cwd=cwd, env=env or tool_env(cwd), capture_output=True, text=True, timeout=timeout,
                          start_new_session=True)
     if check and res.returncode != 0:
