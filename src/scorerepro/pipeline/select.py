@@ -10,9 +10,8 @@ from __future__ import annotations
 import torch
 
 from scorerepro.config import experiment as experiment_params
-from scorerepro.fileio import save_torch, write_json
-from scorerepro.pipeline.common import (load_sample_shards, load_score_net, resolve_device, sample_batches,
-                                        shard_range, to_uint8)
+from scorerepro.fileio import atomic_path, save_torch, write_json
+from scorerepro.pipeline.common import load_score_net, resolve_device, sample_batches, shard_range, to_uint8
 from scorerepro.pipeline.paths import model_dir, results_dir, samples_dir
 from scorerepro.pipeline.scoring import score
 from scorerepro.training import list_checkpoints
@@ -75,8 +74,6 @@ def _merge(params: dict, exp: dict) -> None:
     table = pd.DataFrame(rows)
     best = table.loc[table["fid"].idxmin()] if metric != "last" else table.iloc[-1]
     res = results_dir(name)
-    from scorerepro.fileio import atomic_path
-
     with atomic_path(res / "fig13_fid_by_iteration.csv") as tmp:
         table.to_csv(tmp, index=False)
     ckpt = dict(list_checkpoints(model_dir(name)))[int(best["iteration"])]
