@@ -9,9 +9,10 @@ then scaled to the official 100 steps per level (1,000 evaluations per sample): 
 measured time x 100 / timed-steps. Every evaluation is counted: FLOP/s = forward FLOPs per image (summarize:
 convs + matmuls) x batch x evaluations / seconds.
 
-channels_last and torch.compile are NOT options of the pipeline's sample stage (it has sampling.amp_bf16 only);
-they are measured here to show what they would buy. compile uses dynamic=False, so each batch size compiles
-once; compiled runs go last, at --compile-batches first, so the budget cuts them before the plain ones.
+The speed options are the sample stage's own (params' experiments.<name>.sampling: amp_bf16, channels_last,
+compile, cuda_graphs), applied by the same function, pipeline.common.sampling_score_net. compile uses
+dynamic=False, so each batch size compiles once; compiled runs go last, at --compile-batches first, so the
+budget cuts them before the plain ones.
 
 Projections: 50,000 samples x 1,000 evaluations (final evaluation) and 40 checkpoints x 1,000 samples (selection),
 both counting whole batches as sample_batches draws them (a batch larger than the samples needed still runs in
@@ -33,14 +34,16 @@ import _common as C
 from scorerepro.models import build_model, input_shape, preset
 from scorerepro.models.summary import summarize
 from scorerepro.noise import make_sigmas
+from scorerepro.pipeline.common import sampling_score_net
 from scorerepro.sampling import annealed_langevin
 
-# name -> (amp bf16, channels_last, compile)
+# name -> the sampling block's speed options (params' experiments.<name>.sampling)
 CONFIGS = {
-    "fp32": (False, False, False),
-    "bf16": (True, False, False),
-    "bf16+cl": (True, True, False),
-    "bf16+cl+compile": (True, True, True),
+    "fp32": {},
+    "bf16": {"amp_bf16": True},
+    "bf16+cl": {"amp_bf16": True, "channels_last": True},
+    "bf16+cl+compile": {"amp_bf16": True, "channels_last": True, "compile": True},
+    "bf16+cl+compile+cudagraphs": {"amp_bf16": True, "channels_last": True, "compile": True, "cuda_graphs": True},
 }
 FULL_STEPS_EACH = 100
 NUM_LEVELS = 10
@@ -64,14 +67,11 @@ def hours_for(n_samples: int, batch: int, img_s_full: float) -> float:
 
 def bench_one(name: str, net_eval: torch.nn.Module, spec: dict, batch: int, device: torch.device,
               timed_steps: int, fwd: int, pk: dict) -> dict:
-    amp_bf16, channels_last, compile_ = CONFIGS[name]
+    opts = CONFIGS[name]
+    amp_bf16, channels_last = bool(opts.get("amp_bf16")), bool(opts.get("channels_last"))
     C.reset_memory(device)
-    net = net_eval
-    if channels_last:
-        net = net.to(memory_format=torch.channels_last)
-    else:
-        net = net.to(memory_format=torch.contiguous_format)
-    score = torch.compile(net, dynamic=False) if compile_ else net
+    net = net_eval.to(memory_format=torch.contiguous_format)  # undo an earlier configuration's channels_last
+    score = sampling_score_net(net, opts, device)
     sigmas = make_sigmas("geometric", 1.0, 0.01, NUM_LEVELS).to(device)
     shape = input_shape(spec)
 
@@ -165,8 +165,8 @@ def main() -> None:
             "fwd_flops_per_image": fwd, "peak_table_bf16": pk["table_bf16"], "peak_matmul_bf16": pk["matmul_bf16"],
             "peak_matmul_fp32": pk["matmul_fp32"], "tf32_flags": pk["tf32_flags"], "timed_steps_each": timed_steps,
             "full_steps_each": FULL_STEPS_EACH}
-    plan = [(n, b) for n in names if not CONFIGS[n][2] for b in batches]
-    compiled = [n for n in names if CONFIGS[n][2]]
+    plan = [(n, b) for n in names if not CONFIGS[n].get("compile") for b in batches]
+    compiled = [n for n in names if CONFIGS[n].get("compile")]
     plan += [(n, b) for b in cbatches for n in compiled]  # first compile batch for every compiled config first
     for name, batch in plan:
         if budget.exceeded():

@@ -10,7 +10,8 @@ the share of samples given the same class by the classifier, bf16 vs fp32 from t
 noise and Langevin noise), against the same figures for two fp32 seeds.
 
 Note: sample_batches applies amp_bf16 only on CUDA; on the CPU the "bf16" run is fp32 and identical to fp32 A,
-so the verdict is only meaningful on a GPU. Prints figures and one "RESULT {json}" line per run plus a final
+so the verdict is only meaningful on a GPU. ``--also channels_last,compile,cuda_graphs`` adds the other speed options
+of the sample stage to the bf16 run, so the check then covers the fastest configuration. Prints figures and one "RESULT {json}" line per run plus a final
 verdict line; asserts nothing.
 
     # CPU smoke test (the quick profile's fig5_mnist checkpoint and classifier, as produced by the pipeline):
@@ -55,6 +56,9 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=None,
                     help="sampling batch (default: min(n-samples, 1000)); the same for every run")
     ap.add_argument("--seeds", default="1,2", help="fp32 seeds A,B[,...]; bf16 uses A")
+    ap.add_argument("--also", default="",
+                    help="comma list of further sampling speed options for the bf16 run, e.g. "
+                         "channels_last,compile,cuda_graphs: then the check covers the whole fast configuration")
     ap.add_argument("--budget-s", type=float, default=None, help="start no new run after this many s")
     args = ap.parse_args()
     device = C.check_device(args.device)
@@ -69,6 +73,10 @@ def main() -> None:
     n = args.n_samples or (100 if args.quick else 2000)
     steps = args.n_steps_each or (2 if args.quick else exp["sampling"]["n_steps_each"])
     bs = args.batch_size or min(n, 1000)
+    also = [o.strip() for o in args.also.split(",") if o.strip()]
+    unknown = sorted(set(also) - {"channels_last", "compile", "cuda_graphs"})
+    if unknown:
+        raise SystemExit(f"--also: unknown option(s) {unknown}; choose from channels_last, compile, cuda_graphs")
     seeds = [int(s) for s in args.seeds.split(",")]
     if len(seeds) < 2:
         raise SystemExit("--seeds needs at least two fp32 seeds (A,B)")
@@ -84,7 +92,8 @@ def main() -> None:
           f"{steps} steps per level x {exp['noise']['num_levels']} levels, step_lr {exp['sampling']['step_lr']}")
     base = {"bench": "precision", "device": C.device_name(device), "torch": torch.__version__,
             "experiment": exp["name"], "checkpoint": str(checkpoint), "n_samples": n, "batch_size": bs,
-            "n_steps_each": steps}
+            "n_steps_each": steps, "bf16_run_options": ["amp_bf16", *also]}
+    print(f"the bf16 run samples with: {', '.join(base['bf16_run_options'])}")
 
     runs = [("fp32", seeds[0])] + [("bf16", seeds[0])] + [("fp32", s) for s in seeds[1:]]
     scores: dict[tuple[str, int], dict] = {}
@@ -94,6 +103,8 @@ def main() -> None:
     def one(precision: str, seed: int) -> dict:
         e = copy.deepcopy(exp)
         e["sampling"]["amp_bf16"] = precision == "bf16"
+        for option in also:
+            e["sampling"][option] = precision == "bf16"
         C.sync(device)
         t0 = time.perf_counter()
         x, _ = sample_batches(net, e, 0, n, seed, device, n_steps_each=steps, batch_size=bs, progress=False)

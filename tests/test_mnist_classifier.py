@@ -4,12 +4,14 @@ import numpy as np
 import pytest
 import torch
 
+from scorerepro.metrics import mnist_classifier
 from scorerepro.metrics.fid import compute_statistics
 from scorerepro.metrics.mnist_classifier import (
     FEATURE_DIM,
     classifier_features,
     classifier_scores,
     load_classifier,
+    random_affine,
     save_classifier,
     to_model_input,
     train_classifier,
@@ -79,3 +81,51 @@ def test_float_images_are_quantised_like_uint8(digits, trained, tmp_path):
     assert metrics2 == metrics
     with pytest.raises(ValueError):
         to_model_input(np.zeros((3, 32, 32), np.uint8))
+
+
+def _centre_of_mass(img: torch.Tensor) -> torch.Tensor:
+    h, w = img.shape[-2:]
+    ys, xs = torch.meshgrid(torch.arange(h, dtype=img.dtype), torch.arange(w, dtype=img.dtype), indexing="ij")
+    m = img.sum()
+    return torch.stack([(img * ys).sum() / m, (img * xs).sum() / m])
+
+
+def test_random_affine_with_zero_ranges_is_the_identity(monkeypatch):
+    monkeypatch.setattr(mnist_classifier, "MAX_ROTATION_DEG", 0.0)
+    monkeypatch.setattr(mnist_classifier, "MAX_SCALE_CHANGE", 0.0)
+    monkeypatch.setattr(mnist_classifier, "MAX_SHIFT_PX", 0.0)
+    x = torch.rand(3, 1, 28, 28)
+    torch.testing.assert_close(random_affine(x, torch.Generator().manual_seed(0)), x, atol=1e-5, rtol=0)
+
+
+def test_random_affine_shifts_each_image_by_its_own_whole_pixels_at_most_two(monkeypatch):
+    monkeypatch.setattr(mnist_classifier, "MAX_ROTATION_DEG", 0.0)
+    monkeypatch.setattr(mnist_classifier, "MAX_SCALE_CHANGE", 0.0)
+    x = torch.zeros(64, 1, 28, 28)
+    x[:, :, 10:18, 10:18] = 1.0  # a square well inside the frame: shifting keeps all its mass
+    out = random_affine(x, torch.Generator().manual_seed(1))
+    moves = torch.stack([_centre_of_mass(o[0]) - _centre_of_mass(x[0, 0]) for o in out])
+    assert moves.abs().max() <= 2.0 + 1e-4
+    torch.testing.assert_close(out.sum((1, 2, 3)), x.sum((1, 2, 3)), rtol=1e-4, atol=1e-3)
+    assert moves.std(0).min() > 0.5  # every image its own draw (uniform on [-2, 2] has std 1.15)
+
+
+def test_random_affine_keeps_a_digit_recognisable_and_is_reproducible(digits):
+    xtr = to_model_input(digits[0][:32])
+    a = random_affine(xtr, torch.Generator().manual_seed(3))
+    b = random_affine(xtr, torch.Generator().manual_seed(3))
+    assert torch.equal(a, b)
+    assert not torch.equal(a, xtr)
+    # Rotations up to 10 degrees, +-10% scale and 2-pixel shifts keep most of the ink: mass within 25%.
+    ratio = a.sum((1, 2, 3)) / xtr.sum((1, 2, 3))
+    assert float(ratio.min()) > 0.75 and float(ratio.max()) < 1.25
+
+
+def test_augmented_training_is_reproducible_and_recorded(digits):
+    xtr, ytr, xte, yte = (a[:300] for a in digits)
+    runs = [train_classifier(xtr, ytr, xte, yte, epochs=1, seed=0, device="cpu", batch_size=32, max_steps=5,
+                             augment=aug) for aug in (True, True, False)]
+    assert runs[0][1]["augment"] is True and runs[2][1]["augment"] is False
+    sd = [r[0].state_dict() for r in runs]
+    assert all(torch.equal(sd[0][k], sd[1][k]) for k in sd[0])
+    assert not torch.equal(sd[0]["fc2.weight"], sd[2]["fc2.weight"])

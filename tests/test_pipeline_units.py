@@ -13,7 +13,7 @@ import torch
 import yaml
 
 from scorerepro.config import ParamsError, experiment, load_params, validate_params
-from scorerepro.pipeline.common import model_spec, sample_batches, shard_range
+from scorerepro.pipeline.common import model_spec, sample_batches, sampling_score_net, shard_range
 
 REPO = Path(__file__).resolve().parents[1]
 PROFILES = REPO / "workflow" / "params"
@@ -143,6 +143,47 @@ def test_sharded_sampling_equals_one_job(quick):
     other, _ = sample_batches(net, exp, 0, 10, seed=4, device=dev, progress=False)
     assert not torch.equal(other, whole)
     assert whole.min() >= 0 and whole.max() <= 1
+
+
+def test_channels_last_sampling_gives_the_same_samples(quick):
+    from scorerepro.models import build_model
+
+    exp = experiment(quick, "fig5_mnist")
+    exp["sampling"].update(n_steps_each=2, batch_size=3)
+    torch.manual_seed(0)
+    net = build_model({**model_spec(exp), "ngf": 4}).eval()
+    dev = torch.device("cpu")
+    plain, _ = sample_batches(net, exp, 0, 3, seed=5, device=dev, progress=False)
+    exp["sampling"]["channels_last"] = True
+    nhwc, _ = sample_batches(net, exp, 0, 3, seed=5, device=dev, progress=False)
+    assert all(p.is_contiguous(memory_format=torch.channels_last) for p in net.parameters() if p.dim() == 4)
+    # Same random numbers, same update; only the convolution algorithms may round differently.
+    torch.testing.assert_close(nhwc, plain, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("options, mode", [({"compile": True}, None),
+                                           ({"compile": True, "cuda_graphs": True}, "reduce-overhead")])
+def test_sampling_compile_options_reach_torch_compile(monkeypatch, options, mode):
+    calls = []
+
+    def fake_compile(model, **kwargs):
+        calls.append(kwargs)
+        return model
+
+    monkeypatch.setattr(torch, "compile", fake_compile)
+    net = _LinearScore()
+    assert sampling_score_net(net, {"amp_bf16": False, **options}, torch.device("cuda")) is net
+    assert calls == [{"dynamic": False, "mode": mode}]
+    # CUDA graphs are a CUDA feature: on the CPU the compiled network runs in the default mode.
+    sampling_score_net(net, {"amp_bf16": False, **options}, torch.device("cpu"))
+    assert calls[-1] == {"dynamic": False, "mode": None}
+
+
+def test_cuda_graphs_without_compile_is_refused(quick):
+    with pytest.raises(ParamsError, match="cuda_graphs"):
+        sampling_score_net(_LinearScore(), {"cuda_graphs": True}, torch.device("cpu"))
+    msg = _invalid(quick, lambda p: p["experiments"]["fig5_mnist"]["sampling"].update(cuda_graphs=True))
+    assert "experiments.fig5_mnist.sampling.cuda_graphs" in msg and "compile: true" in msg
 
 
 def test_model_spec_fills_dataset_and_levels(quick):

@@ -102,6 +102,9 @@ def _cross_checks(params: dict, source: str) -> None:
                 f"  experiments.{name}.dataset: '{exp['dataset']}' is not declared under datasets "
                 f"(declared: {', '.join(params['datasets'])})"
             )
+        if exp["sampling"].get("cuda_graphs") and not exp["sampling"].get("compile"):
+            problems.append(f"  experiments.{name}.sampling.cuda_graphs: true needs sampling.compile: true (CUDA "
+                            f"graphs come from torch.compile's reduce-overhead mode)")
         if exp["training"]["snapshot_freq"] > exp["training"]["n_iters"]:
             problems.append(
                 f"  experiments.{name}.training.snapshot_freq: {exp['training']['snapshot_freq']} exceeds "

