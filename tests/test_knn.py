@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from scorerepro.metrics.knn import knn
+from scorerepro.metrics.knn import knn, knn_min_over_views
 
 
 def _brute(q, r, k):
@@ -56,3 +56,33 @@ def test_k_bounds():
         knn(q, r, k=5, device="cpu")
     with pytest.raises(ValueError):
         knn(q, np.zeros((4, 2), np.float32), k=1, device="cpu")
+
+
+@pytest.mark.parametrize("k", [1, 4, 9])
+def test_min_over_views_matches_brute_force(k):
+    rng = np.random.default_rng(5)
+    q = rng.normal(size=(23, 2, 3, 4)).astype(np.float32)
+    r = rng.normal(size=(60, 2, 3, 4)).astype(np.float32)
+    r[:10] = q[:10, :, :, ::-1]  # some references are mirror images of queries: several views reach them
+    views = [q, np.ascontiguousarray(q[..., ::-1])]
+    d, i, v = knn_min_over_views(views, r, k=k, query_batch=7, ref_batch=16, device="cpu")
+    flat = [x.reshape(len(x), -1).astype(np.float64) for x in (*views, r)]
+    per_view = np.stack([np.sqrt(((a[:, None] - flat[2][None]) ** 2).sum(-1)) for a in flat[:2]])
+    best = per_view.min(0)
+    i_ref = np.argsort(best, axis=1, kind="stable")[:, :k]
+    np.testing.assert_array_equal(i.numpy(), i_ref)
+    np.testing.assert_allclose(d.numpy(), np.take_along_axis(best, i_ref, 1), rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(v.numpy(), np.take_along_axis(per_view.argmin(0), i_ref, 1))
+    assert all(len(set(row)) == k for row in i.numpy())  # each reference once per query
+    # the mirrored references are found at distance 0 by the flipped view
+    assert (i[:10, 0].numpy() == np.arange(10)).all() and (d[:10, 0] < 1e-5).all() and (v[:10, 0] == 1).all()
+
+
+def test_min_over_views_with_one_view_is_knn():
+    rng = np.random.default_rng(6)
+    q, r = rng.normal(size=(9, 5)).astype(np.float32), rng.normal(size=(30, 5)).astype(np.float32)
+    d, i, v = knn_min_over_views([q], r, k=3, device="cpu")
+    d0, i0 = knn(q, r, k=3, device="cpu")
+    assert torch.equal(i, i0) and torch.equal(d, d0) and not v.any()
+    with pytest.raises(ValueError, match="same number"):
+        knn_min_over_views([q, q[:4]], r, k=3, device="cpu")

@@ -7,9 +7,15 @@ once, whatever the sizes (10,000 x 60,000 MNIST or 50,000 x 50,000 CIFAR never s
 cdist on large blocks uses the matmul form ||a||^2 + ||b||^2 - 2ab, which loses precision for near-identical
 vectors; so, after selection, the k reported distances are recomputed directly from the differences and the k
 are re-sorted. (Selection itself can swap neighbours whose distances differ by less than that rounding.)
+
+:func:`knn_min_over_views` gives each query several views (a sample and its mirror image): a reference's distance
+is the smallest over the views, as in the NCSN authors' later evaluation (NCSNv2, evaluation/nearest_neighbor.py:
+min of the sample's and the flipped sample's Inception distances, then top-k).
 """
 
 from __future__ import annotations
+
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -72,3 +78,32 @@ def knn(
         out_d[qs:qs + q.shape[0]] = exact.cpu()
         out_i[qs:qs + q.shape[0]] = torch.gather(best_i, 1, order).cpu()
     return out_d, out_i
+
+
+def knn_min_over_views(views: Sequence, references, k: int = 5, **knn_kwargs
+                       ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(distances [Nq, k], indices [Nq, k], view [Nq, k]) where a reference's distance to query q is the smallest
+    over q's views (views[v][q], all of the same shape), nearest first; `view` names the view that reached it.
+
+    Exact: a reference among the k nearest under the smallest-over-views distance is among the k nearest of the
+    view that reaches it, so merging each view's exact top k (:func:`knn`) and keeping each reference once, at its
+    smallest distance, gives the answer without a [Nq, Nref] matrix per view.
+    """
+    if not views:
+        raise ValueError("views is empty: give at least one [Nq, ...] set of queries")
+    per_view = [knn(v, references, k=k, **knn_kwargs) for v in views]
+    n_q = per_view[0][0].shape[0]
+    if any(d.shape[0] != n_q for d, _ in per_view):
+        raise ValueError(f"every view needs the same number of queries, got {[d.shape[0] for d, _ in per_view]}")
+    dist = torch.cat([d for d, _ in per_view], dim=1)
+    idx = torch.cat([i for _, i in per_view], dim=1)
+    view = torch.arange(len(views)).repeat_interleave(k).expand(n_q, -1)
+    dist, order = torch.sort(dist, dim=1, stable=True)
+    idx, view = torch.gather(idx, 1, order), torch.gather(view, 1, order)
+    # The same reference reached by several views: keep its first (nearest) occurrence only.
+    n_c = idx.shape[1]
+    earlier = torch.ones(n_c, n_c, dtype=torch.bool).tril(-1)
+    duplicate = ((idx[:, :, None] == idx[:, None, :]) & earlier).any(-1)
+    dist = dist.masked_fill(duplicate, float("inf"))
+    dist, pos = torch.topk(dist, k, dim=1, largest=False, sorted=True)
+    return dist, torch.gather(idx, 1, pos), torch.gather(view, 1, pos)
