@@ -1,6 +1,6 @@
 """Annealed Langevin sampling speed of the CIFAR-10 RefineNet at large batches: images/s, FLOP/s, projections.
 
-Each configuration runs scorerepro.sampling.annealed_langevin exactly as pipeline.common.sample_batches calls it
+Each configuration runs scorerepro.sampling.annealed_langevin exactly as pipeline.batched_sampling.sample_batches calls it
 (x0 ~ U(0, 1) from a device generator, 10 geometric sigmas 1 -> 0.01, step_lr 2e-5, clamp_output, the whole call
 under torch.autocast(bfloat16) for the bf16 configurations; the sampler does one host sync per level, none per
 step), on a randomly initialised network in eval mode. Only n_steps_each = --timed-steps (default 5) updates per
@@ -10,7 +10,7 @@ measured time x 100 / timed-steps. Every evaluation is counted: FLOP/s = forward
 convs + matmuls) x batch x evaluations / seconds.
 
 The speed options are the sample stage's own (params' experiments.<name>.sampling: amp_bf16, channels_last,
-compile, cuda_graphs), applied by the same function, pipeline.common.sampling_score_net. compile uses
+compile, cuda_graphs), applied by the same function, pipeline.batched_sampling.sampling_score_net. compile uses
 dynamic=False, so each batch size compiles once; compiled runs go last, at --compile-batches first, so the
 budget cuts them before the plain ones.
 
@@ -34,7 +34,7 @@ import _common as C
 from scorerepro.models import build_model, input_shape, preset
 from scorerepro.models.summary import summarize
 from scorerepro.noise import make_sigmas
-from scorerepro.pipeline.common import sampling_score_net
+from scorerepro.pipeline.batched_sampling import sampling_score_net
 from scorerepro.sampling import annealed_langevin
 
 # name -> the sampling block's speed options (params' experiments.<name>.sampling)

@@ -1,6 +1,6 @@
 """Does bf16 sampling move the result? Classifier FID of fp32 vs bf16 samples from one trained MNIST network.
 
-Draws N samples (default 2,000) with the pipeline's own sampler, scorerepro.pipeline.common.sample_batches, three
+Draws N samples (default 2,000) with the pipeline's own sampler, scorerepro.pipeline.batched_sampling.sample_batches, three
 ways: fp32 with seed A, fp32 with seed B, and bf16 autocast (exp["sampling"]["amp_bf16"] = true) with seed A;
 scores each with the MNIST classifier (classifier_scores: FID against the classifier's train statistics
 classifier_train.npz, IS). The bf16 effect |FID(bf16, A) - FID(fp32, A)| is compared with the seed-to-seed
@@ -35,7 +35,8 @@ import _common as C
 from scorerepro.config import experiment, load_params
 from scorerepro.metrics.fid import load_statistics
 from scorerepro.metrics.mnist_classifier import classifier_features, classifier_scores, load_classifier
-from scorerepro.pipeline.common import load_score_net, sample_batches
+from scorerepro.pipeline.batched_sampling import sample_batches
+from scorerepro.pipeline.common import load_score_net
 from scorerepro.pipeline.paths import classifier_dir, model_dir
 from scorerepro.pipeline.scoring import CLASSIFIER_FILE, CLASSIFIER_STATS
 

@@ -254,8 +254,9 @@ DVC_MUTATIONS = {
     "command changed in dvc.yaml": ("cmd: scorerepro inpaint ${key}", "cmd: scorerepro inpaint ${key} --fast"),
     "params key changed in dvc.yaml": ('params: ["experiments.${key}.neighbours"]',
                                        'params: [seed, "experiments.${key}.neighbours"]'),
-    "dependency dropped in dvc.yaml": ('cmd: scorerepro evaluate ${key}\n      deps: ["samples/${key}/eval", ',
-                                       'cmd: scorerepro evaluate ${key}\n      deps: ['),
+    "dependency dropped in dvc.yaml": ('cmd: scorerepro evaluate ${key}\n      deps:\n        - "samples/${key}/eval"\n',
+                                       'cmd: scorerepro evaluate ${key}\n      deps:\n'),
+    "code dependency dropped in dvc.yaml": ("        - src/scorerepro/pipeline/evaluate.py\n", ""),
 }
 
 
@@ -275,6 +276,7 @@ SMK_MUTATIONS = {
                                      '"scorerepro evaluate {wildcards.experiment} --fast"'),
     "output path changed in Snakemake": ("workflow/rules/ncsn.smk", '"results/{experiment}/neighbours.json",',
                                          '"results/{experiment}/nn.json",'),
+    "code dependencies changed in Snakemake": ("workflow/rules/ncsn.smk", 'code("evaluate")', 'code("sample")'),
     "params key changed in Snakemake": ("workflow/rules/data.smk", 'dvc_params("seed", "classifier")',
                                         'dvc_params("classifier")'),
 }

@@ -13,7 +13,8 @@ import torch
 import yaml
 
 from scorerepro.config import ParamsError, experiment, load_params, validate_params
-from scorerepro.pipeline.common import model_spec, sample_batches, sampling_score_net, shard_range
+from scorerepro.pipeline.batched_sampling import sample_batches, sampling_score_net
+from scorerepro.pipeline.common import model_spec, shard_range
 
 REPO = Path(__file__).resolve().parents[1]
 PROFILES = REPO / "workflow" / "params"

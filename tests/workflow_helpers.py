@@ -15,8 +15,9 @@ REPO = Path(__file__).resolve().parents[1]
 TINY_PARAMS = REPO / "tests" / "fixtures" / "tiny_params.yaml"
 BIN = Path(sys.executable).parent  # the environment's snakemake, dvc and scorerepro live beside its python
 
-# What a workspace needs: the two DAG definitions, the rules, schema, profiles and interop script.
-WORKFLOW_FILES = ["Snakefile", "dvc.yaml", "workflow", ".dvcignore"]
+# What a workspace needs: the two DAG definitions, the rules, schema, profiles and interop script, and the package
+# source, which every stage lists among its deps (workflow/scripts/code_deps.py).
+WORKFLOW_FILES = ["Snakefile", "dvc.yaml", "workflow", ".dvcignore", "src"]
 
 
 def tool_env(tmp: Path, **extra: str) -> dict[str, str]:

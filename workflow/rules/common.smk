@@ -13,6 +13,7 @@
 #   next run reruns it and it resumes.
 # * a DVC dependency on a folder that holds other stages' outputs (samples/<exp>/select, data/summary_rows,
 #   results/toy, ...) becomes the explicit list of those outputs;
+# * the code deps (src/scorerepro/...) come from code(subcommand), the list dvc.yaml was written from;
 # * DVC `params:` become one `params: dvc=dvc_params(...)` entry holding the same params.yaml values, so
 #   Snakemake's params rerun trigger sees exactly the changes DVC sees.
 
@@ -24,6 +25,7 @@ import yaml
 from snakemake.utils import validate
 
 sys.path.insert(0, os.path.join(workflow.basedir, "workflow", "scripts"))
+import code_deps  # noqa: E402
 import dvc_interop  # noqa: E402
 
 from scorerepro.config import read_params_yaml, validate_params  # noqa: E402
@@ -145,6 +147,15 @@ if workflow.is_main_process:
                   file=sys.stderr)
 else:
     DVC_STATE = dvc_interop.DvcState(os.getcwd(), note="not the main Snakemake process")
+
+
+# The package files each `scorerepro <subcommand>` runs: dvc.yaml lists the same ones among each stage's deps.
+CODE = code_deps.code_by_subcommand(workflow.basedir)
+
+
+def code(subcommand):
+    """The code dependencies of a rule that runs `scorerepro <subcommand>` (workflow/scripts/code_deps.py)."""
+    return [os.path.relpath(os.path.join(workflow.basedir, f)) for f in CODE[subcommand]]
 
 
 def dvc_inputs(output, *parts):

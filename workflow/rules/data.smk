@@ -5,7 +5,7 @@
 # DVC: outs data/raw/<dataset> (persist: true) -> its completion marker, written last by the stage.
 rule download:
     input:
-        dvc_inputs(RAW_DONE),
+        dvc_inputs(RAW_DONE, code("download")),
     output:
         RAW_DONE,
     params:
@@ -18,7 +18,7 @@ rule download:
 
 rule preprocess:
     input:
-        dvc_inputs("data/processed/{dataset}", RAW_DONE),
+        dvc_inputs("data/processed/{dataset}", RAW_DONE, code("preprocess")),
     output:
         directory("data/processed/{dataset}"),
     params:
@@ -32,7 +32,7 @@ rule preprocess:
 # DVC: outs models/inception (persist: true: a manually placed weights file is kept) -> its marker.
 rule inception_weights:
     input:
-        dvc_inputs(INCEPTION_DONE),
+        dvc_inputs(INCEPTION_DONE, code("inception-weights")),
     output:
         INCEPTION_DONE,
     params:
@@ -45,7 +45,8 @@ rule inception_weights:
 
 rule reference_stats:
     input:
-        dvc_inputs("data/reference/{dataset}", "data/processed/{dataset}", INCEPTION_DONE),
+        dvc_inputs("data/reference/{dataset}", "data/processed/{dataset}", INCEPTION_DONE,
+                   code("reference-stats")),
     output:
         directory("data/reference/{dataset}"),
     params:
@@ -58,7 +59,7 @@ rule reference_stats:
 
 rule classifier:
     input:
-        dvc_inputs("models/classifier/{dataset}", "data/processed/{dataset}"),
+        dvc_inputs("models/classifier/{dataset}", "data/processed/{dataset}", code("train-classifier")),
     output:
         directory("models/classifier/{dataset}"),
         "results/classifier/{dataset}/metrics.json",

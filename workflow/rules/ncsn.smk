@@ -23,7 +23,7 @@ def shards_of(kind):
 # which the training writes last; only that marker is removed before a rerun.
 rule train:
     input:
-        dvc_inputs(MODEL_DONE, processed_of),
+        dvc_inputs(MODEL_DONE, processed_of, code("train")),
     output:
         MODEL_DONE,
         "results/{experiment}/fig12_loss.csv",
@@ -38,7 +38,7 @@ rule train:
 
 rule select_sample:
     input:
-        dvc_inputs("samples/{experiment}/select/shard_{shard}.pt", MODEL_DONE),
+        dvc_inputs("samples/{experiment}/select/shard_{shard}.pt", MODEL_DONE, code("select")),
     output:
         "samples/{experiment}/select/shard_{shard}.pt",
     params:
@@ -52,7 +52,7 @@ rule select_sample:
 rule select:
     input:
         dvc_inputs("results/{experiment}/selected.json", shards_of("select"), reference_of, classifier_of,
-                   INCEPTION_DONE),
+                   INCEPTION_DONE, code("select")),
     output:
         "results/{experiment}/selected.json",
         "results/{experiment}/fig13_fid_by_iteration.png",
@@ -67,7 +67,8 @@ rule select:
 
 rule sample:
     input:
-        dvc_inputs("samples/{experiment}/eval/shard_{shard}.pt", MODEL_DONE, "results/{experiment}/selected.json"),
+        dvc_inputs("samples/{experiment}/eval/shard_{shard}.pt", MODEL_DONE, "results/{experiment}/selected.json",
+                   code("sample")),
     output:
         "samples/{experiment}/eval/shard_{shard}.pt",
     params:
@@ -81,7 +82,7 @@ rule sample:
 rule evaluate:
     input:
         dvc_inputs("results/{experiment}/metrics.json", shards_of("eval"), reference_of, classifier_of,
-                   INCEPTION_DONE),
+                   INCEPTION_DONE, code("evaluate")),
     output:
         "results/{experiment}/metrics.json",
     params:
@@ -95,7 +96,7 @@ rule evaluate:
 rule neighbours:
     input:
         dvc_inputs("results/{experiment}/fig6_neighbours.png", shards_of("eval"), processed_of, reference_of,
-                   INCEPTION_DONE),
+                   INCEPTION_DONE, code("neighbours")),
     output:
         "results/{experiment}/fig6_neighbours.png",
         "results/{experiment}/neighbours.json",
@@ -110,7 +111,7 @@ rule neighbours:
 rule inpaint:
     input:
         dvc_inputs("results/{experiment}/inpainting", MODEL_DONE, "results/{experiment}/selected.json",
-                   processed_of),
+                   processed_of, code("inpaint")),
     output:
         directory("results/{experiment}/inpainting"),
     params:
@@ -124,7 +125,7 @@ rule inpaint:
 rule figures:
     input:
         dvc_inputs("results/{experiment}/fig5_samples.png", MODEL_DONE, "results/{experiment}/selected.json",
-                   shards_of("eval"), "results/{experiment}/fig12_loss.csv"),
+                   shards_of("eval"), "results/{experiment}/fig12_loss.csv", code("figures")),
     output:
         "results/{experiment}/fig5_samples.png",
         "results/{experiment}/fig5_intermediate.png",

@@ -9,7 +9,7 @@ SENSITIVITY_OUTPUTS = ["results/sensitivity/fig8_sensitivity.png", "results/sens
 
 rule toy_manifold:
     input:
-        dvc_inputs(TOY_OUTPUTS[0], f"data/processed/{TOY_MANIFOLD_DATASET}"),
+        dvc_inputs(TOY_OUTPUTS[0], f"data/processed/{TOY_MANIFOLD_DATASET}", code("toy")),
     output:
         TOY_OUTPUTS[0],
         TOY_OUTPUTS[1],
@@ -23,7 +23,7 @@ rule toy_manifold:
 
 rule toy:
     input:
-        dvc_inputs("results/toy/{study}/{study}.png"),
+        dvc_inputs("results/toy/{study}/{study}.png", code("toy")),
     output:
         "results/toy/{study}/{study}.png",
         "results/toy/{study}/metrics.json",
@@ -43,7 +43,7 @@ rule sensitivity:
                    f"results/{SENSITIVITY_EXPERIMENT}/selected.json",
                    [f"data/reference/{d}" for d in DATASETS],
                    [f"models/classifier/{d}" for d in DATASETS],
-                   INCEPTION_DONE),
+                   INCEPTION_DONE, code("sensitivity")),
     output:
         SENSITIVITY_OUTPUTS,
     params:
@@ -57,7 +57,7 @@ rule sensitivity:
 rule summary_rows:
     input:
         dvc_inputs("data/summary_rows/{experiment}.json", "results/{experiment}/metrics.json",
-                   "results/{experiment}/selected.json"),
+                   "results/{experiment}/selected.json", code("summary")),
     output:
         "data/summary_rows/{experiment}.json",
     params:
@@ -78,7 +78,7 @@ rule summary:
                    [f"data/summary_rows/{e}.json" for e in EXPERIMENTS],
                    TOY_OUTPUTS,
                    SENSITIVITY_OUTPUTS,
-                   [f"results/classifier/{d}/metrics.json" for d in DATASETS]),
+                   [f"results/classifier/{d}/metrics.json" for d in DATASETS], code("summary")),
     output:
         SUMMARY_OUTPUTS,
     params:

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pandas as pd
 
 from scorerepro.config import experiment as experiment_params
-from scorerepro.pipeline.common import (load_sample_shards, load_score_net, resolve_device, sample_batches,
+from scorerepro.pipeline.batched_sampling import sample_batches
+from scorerepro.pipeline.common import (load_sample_shards, load_score_net, resolve_device,
                                         selected_checkpoint, sigmas_of)
 from scorerepro.pipeline.paths import results_dir, samples_dir
 from scorerepro.plots.images import intermediate_grid, loss_curve, sample_grid

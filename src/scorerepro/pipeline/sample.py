@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from scorerepro.config import experiment as experiment_params
 from scorerepro.fileio import save_torch
-from scorerepro.pipeline.common import (load_score_net, resolve_device, sample_batches, selected_checkpoint,
+from scorerepro.pipeline.batched_sampling import sample_batches
+from scorerepro.pipeline.common import (load_score_net, resolve_device, selected_checkpoint,
                                         shard_range, to_uint8)
 from scorerepro.pipeline.paths import samples_dir
 

@@ -11,7 +11,8 @@ import torch
 
 from scorerepro.config import experiment as experiment_params
 from scorerepro.fileio import atomic_path, save_torch, write_json
-from scorerepro.pipeline.common import build_score_net, resolve_device, sample_batches, shard_range, to_uint8
+from scorerepro.pipeline.batched_sampling import sample_batches
+from scorerepro.pipeline.common import build_score_net, resolve_device, shard_range, to_uint8
 from scorerepro.pipeline.paths import model_dir, results_dir, samples_dir
 from scorerepro.pipeline.scoring import score
 from scorerepro.training import list_checkpoints, load_model_weights

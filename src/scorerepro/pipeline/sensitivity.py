@@ -8,7 +8,8 @@ import torch
 
 from scorerepro.config import experiment as experiment_params
 from scorerepro.fileio import write_json
-from scorerepro.pipeline.common import load_score_net, resolve_device, sample_batches, selected_checkpoint, to_uint8
+from scorerepro.pipeline.batched_sampling import sample_batches
+from scorerepro.pipeline.common import load_score_net, resolve_device, selected_checkpoint, to_uint8
 from scorerepro.pipeline.paths import RESULTS
 from scorerepro.pipeline.scoring import score
 from scorerepro.plots.images import sensitivity_heatmap
