@@ -7,6 +7,7 @@ Fractions of peak are reported against both.
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import time
@@ -25,6 +26,30 @@ def line_buffered() -> None:
             stream.reconfigure(line_buffering=True)
         except (AttributeError, ValueError):
             pass
+
+
+def argument_parser(doc: str, quick_help: str) -> argparse.ArgumentParser:
+    """A parser with what every benchmark takes: --device (cuda when there is one) and --quick (`quick_help`)."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", choices=["cpu", "cuda"])
+    ap.add_argument("--quick", action="store_true", help=quick_help)
+    return ap
+
+
+def add_model_args(ap: argparse.ArgumentParser) -> None:
+    ap.add_argument("--preset", default=None, help="model preset (default refinenet_cifar10; quick: refinenet_mnist)")
+    ap.add_argument("--ngf", type=int, default=None, help="override the preset's ngf (quick: 8)")
+
+
+def model_spec(args: argparse.Namespace) -> dict[str, Any]:
+    """The network of --preset / --ngf (add_model_args): the CIFAR-10 RefineNet, or the MNIST one at ngf 8 with
+    --quick."""
+    from scorerepro.models import preset
+
+    spec = preset(args.preset or ("refinenet_mnist" if args.quick else "refinenet_cifar10"))
+    if args.ngf or args.quick:
+        spec["ngf"] = args.ngf or 8
+    return spec
 
 
 def check_device(device: str) -> torch.device:

@@ -18,7 +18,6 @@ machine (load_inception copies it into the float32 network; speed does not depen
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from pathlib import Path
@@ -60,9 +59,7 @@ def bench_batch(model, bs: int, iters: int, args, device: torch.device, flops: f
 
 def main() -> None:
     C.line_buffered()
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", choices=["cpu", "cuda"])
-    ap.add_argument("--quick", action="store_true", help="batch 2, 2 timed batches (CPU smoke figures)")
+    ap = C.argument_parser(__doc__, "batch 2, 2 timed batches (CPU smoke figures)")
     ap.add_argument("--batch-sizes", default=None, help="comma list (default: cuda 200,500; cpu 16; quick 2)")
     ap.add_argument("--iters", type=int, default=None, help="timed batches per figure (default 10; quick 2)")
     ap.add_argument("--image-size", type=int, default=32, help="input side before the resize to 299 (CIFAR: 32)")

@@ -1,13 +1,13 @@
 """Annealed Langevin sampling speed of the CIFAR-10 RefineNet at large batches: images/s, FLOP/s, projections.
 
-Each configuration runs scorerepro.sampling.annealed_langevin exactly as pipeline.batched_sampling.sample_batches calls it
-(x0 ~ U(0, 1) from a device generator, 10 geometric sigmas 1 -> 0.01, step_lr 2e-5, clamp_output, the whole call
-under torch.autocast(bfloat16) for the bf16 configurations; the sampler does one host sync per level, none per
+Each configuration runs scorerepro.sampling.annealed_langevin exactly as pipeline.batched_sampling.sample_batches
+calls it (x0 ~ U(0, 1) from a device generator, 10 geometric sigmas 1 -> 0.01, step_lr 2e-5, clamp_output, the whole
+call under torch.autocast(bfloat16) for the bf16 configurations; the sampler does one host sync per level, none per
 step), on a randomly initialised network in eval mode. Only n_steps_each = --timed-steps (default 5) updates per
 level are timed, i.e. 10 x 5 = 50 network evaluations, after a warm-up call with 1 step per level; throughput is
 then scaled to the official 100 steps per level (1,000 evaluations per sample): time per sample at 100 steps =
-measured time x 100 / timed-steps. Every evaluation is counted: FLOP/s = forward FLOPs per image (summarize:
-convs + matmuls) x batch x evaluations / seconds.
+measured time x 100 / timed-steps. Every evaluation is counted: FLOP/s = forward FLOPs per image (summarize: convs +
+matmuls) x batch x evaluations / seconds.
 
 The speed options are the sample stage's own (params' experiments.<name>.sampling: amp_bf16, channels_last,
 compile, cuda_graphs), applied by the same function, pipeline.batched_sampling.sampling_score_net. compile uses
@@ -24,14 +24,13 @@ full). Prints figures and one "RESULT {json}" line per (configuration, batch); a
 
 from __future__ import annotations
 
-import argparse
 import math
 import time
 
 import torch
 
 import _common as C
-from scorerepro.models import build_model, input_shape, preset
+from scorerepro.models import build_model, input_shape
 from scorerepro.models.summary import summarize
 from scorerepro.noise import make_sigmas
 from scorerepro.pipeline.batched_sampling import sampling_score_net
@@ -122,11 +121,8 @@ def bench_one(name: str, net_eval: torch.nn.Module, spec: dict, batch: int, devi
 
 def main() -> None:
     C.line_buffered()
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", choices=["cpu", "cuda"])
-    ap.add_argument("--quick", action="store_true", help="MNIST preset at ngf 8, batch 4, 1 timed step per level")
-    ap.add_argument("--preset", default=None, help="model preset (default refinenet_cifar10; quick: refinenet_mnist)")
-    ap.add_argument("--ngf", type=int, default=None, help="override the preset's ngf (quick: 8)")
+    ap = C.argument_parser(__doc__, "MNIST preset at ngf 8, batch 4, 1 timed step per level")
+    C.add_model_args(ap)
     ap.add_argument("--batches", default=None, help="comma list of batch sizes (default 500,1000,2000; quick: 4)")
     ap.add_argument("--compile-batches", default=None,
                     help="batch sizes for the compiled configuration (default 1000; quick: the --batches)")
@@ -139,9 +135,7 @@ def main() -> None:
     args = ap.parse_args()
     device = C.check_device(args.device)
     budget = C.Budget(args.budget_s)
-    spec = preset(args.preset or ("refinenet_mnist" if args.quick else "refinenet_cifar10"))
-    if args.ngf or args.quick:
-        spec["ngf"] = args.ngf or 8
+    spec = C.model_spec(args)
     batches = [int(b) for b in (args.batches or ("4" if args.quick else "500,1000,2000")).split(",")]
     cbatches = [int(b) for b in (args.compile_batches or ("1000" if not args.quick else ",".join(map(str, batches)))
                                  ).split(",")]

@@ -20,14 +20,13 @@ dense bf16 peak (table keyed on the GPU name) and against a measured 8192^3 matm
 
 from __future__ import annotations
 
-import argparse
 import math
 import time
 
 import torch
 
 import _common as C
-from scorerepro.models import build_model, input_shape, preset
+from scorerepro.models import build_model, input_shape
 from scorerepro.models.summary import summarize
 from scorerepro.noise import make_sigmas
 from scorerepro.pipeline.train import ImageBatches, make_loss
@@ -124,11 +123,8 @@ def bench_one(name: str, spec: dict, images: torch.Tensor, bs: int, flip: bool, 
 
 def main() -> None:
     C.line_buffered()
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", choices=["cpu", "cuda"])
-    ap.add_argument("--quick", action="store_true", help="MNIST preset at ngf 8, batch 8, 3 steps (CPU smoke)")
-    ap.add_argument("--preset", default=None, help="model preset (default refinenet_cifar10; quick: refinenet_mnist)")
-    ap.add_argument("--ngf", type=int, default=None, help="override the preset's ngf (quick: 8)")
+    ap = C.argument_parser(__doc__, "MNIST preset at ngf 8, batch 8, 3 steps (CPU smoke)")
+    C.add_model_args(ap)
     ap.add_argument("--batch-size", type=int, default=None, help="default 128 (quick: 8)")
     ap.add_argument("--warmup", type=int, default=None, help="untimed steps first (default 8; quick: 1)")
     ap.add_argument("--steps", type=int, default=None, help="timed steps (default 30; quick: 3)")
@@ -140,9 +136,7 @@ def main() -> None:
     args = ap.parse_args()
     device = C.check_device(args.device)
     budget = C.Budget(args.budget_s)
-    spec = preset(args.preset or ("refinenet_mnist" if args.quick else "refinenet_cifar10"))
-    if args.ngf or args.quick:
-        spec["ngf"] = args.ngf or 8
+    spec = C.model_spec(args)
     bs = args.batch_size or (8 if args.quick else 128)
     warmup = args.warmup if args.warmup is not None else (1 if args.quick else 8)
     steps = args.steps or (3 if args.quick else 30)

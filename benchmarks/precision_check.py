@@ -1,18 +1,18 @@
 """Does bf16 sampling move the result? Classifier FID of fp32 vs bf16 samples from one trained MNIST network.
 
-Draws N samples (default 2,000) with the pipeline's own sampler, scorerepro.pipeline.batched_sampling.sample_batches, three
-ways: fp32 with seed A, fp32 with seed B, and bf16 autocast (exp["sampling"]["amp_bf16"] = true) with seed A;
-scores each with the MNIST classifier (classifier_scores: FID against the classifier's train statistics
-classifier_train.npz, IS). The bf16 effect |FID(bf16, A) - FID(fp32, A)| is compared with the seed-to-seed
-spread |FID(fp32, A) - FID(fp32, B)| (the largest over the B seeds when several are given): bf16 "does not move
-the result" when its effect is no larger than that spread. Also printed: the mean absolute pixel difference and
-the share of samples given the same class by the classifier, bf16 vs fp32 from the same seed (same starting
-noise and Langevin noise), against the same figures for two fp32 seeds.
+Draws N samples (default 2,000) with the pipeline's own sampler,
+scorerepro.pipeline.batched_sampling.sample_batches, three ways: fp32 with seed A, fp32 with seed B, and bf16
+autocast (exp["sampling"]["amp_bf16"] = true) with seed A; scores each with the MNIST classifier (classifier_scores:
+FID against the classifier's train statistics classifier_train.npz, IS). The bf16 effect |FID(bf16, A) - FID(fp32,
+A)| is compared with the seed-to-seed spread |FID(fp32, A) - FID(fp32, B)| (the largest over the B seeds when
+several are given): bf16 "does not move the result" when its effect is no larger than that spread. Also printed: the
+mean absolute pixel difference and the share of samples given the same class by the classifier, bf16 vs fp32 from
+the same seed (same starting noise and Langevin noise), against the same figures for two fp32 seeds.
 
 Note: sample_batches applies amp_bf16 only on CUDA; on the CPU the "bf16" run is fp32 and identical to fp32 A,
 so the verdict is only meaningful on a GPU. ``--also channels_last,compile,cuda_graphs`` adds the other speed options
-of the sample stage to the bf16 run, so the check then covers the fastest configuration. Prints figures and one "RESULT {json}" line per run plus a final
-verdict line; asserts nothing.
+of the sample stage to the bf16 run, so the check then covers the fastest configuration. Prints figures and one
+"RESULT {json}" line per run plus a final verdict line; asserts nothing.
 
     # CPU smoke test (the quick profile's fig5_mnist checkpoint and classifier, as produced by the pipeline):
     python benchmarks/precision_check.py --device cpu --quick --experiment fig5_mnist
@@ -23,7 +23,6 @@ verdict line; asserts nothing.
 
 from __future__ import annotations
 
-import argparse
 import copy
 import time
 from pathlib import Path
@@ -43,9 +42,7 @@ from scorerepro.pipeline.scoring import CLASSIFIER_FILE, CLASSIFIER_STATS
 
 def main() -> None:
     C.line_buffered()
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", choices=["cpu", "cuda"])
-    ap.add_argument("--quick", action="store_true", help="100 samples, 2 steps per level (CPU smoke)")
+    ap = C.argument_parser(__doc__, "100 samples, 2 steps per level (CPU smoke)")
     ap.add_argument("--params", default="params.yaml", help="params file holding the experiment")
     ap.add_argument("--experiment", required=True, help="an MNIST experiment of the params file, e.g. fig5_mnist")
     ap.add_argument("--checkpoint", default=None, help="default models/<experiment>/final.pt")
