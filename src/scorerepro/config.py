@@ -83,6 +83,14 @@ def validate_params(params: dict, schema_path: Path | None = None, source: str =
     _cross_checks(params, source)
 
 
+def sampling_options_error(sampling: dict) -> str | None:
+    """What is wrong with a sampling block's speed options (relative to the block), or None."""
+    if sampling.get("cuda_graphs") and not sampling.get("compile"):
+        return ("cuda_graphs: true needs compile: true (CUDA graphs come from torch.compile's reduce-overhead "
+                "mode)")
+    return None
+
+
 def _cross_checks(params: dict, source: str) -> None:
     problems = []
     for name in params.get("experiments", {}):
@@ -102,9 +110,9 @@ def _cross_checks(params: dict, source: str) -> None:
                 f"  experiments.{name}.dataset: '{exp['dataset']}' is not declared under datasets "
                 f"(declared: {', '.join(params['datasets'])})"
             )
-        if exp["sampling"].get("cuda_graphs") and not exp["sampling"].get("compile"):
-            problems.append(f"  experiments.{name}.sampling.cuda_graphs: true needs sampling.compile: true (CUDA "
-                            f"graphs come from torch.compile's reduce-overhead mode)")
+        sampling_error = sampling_options_error(exp["sampling"])
+        if sampling_error:
+            problems.append(f"  experiments.{name}.sampling.{sampling_error}")
         if exp["training"]["snapshot_freq"] > exp["training"]["n_iters"]:
             problems.append(
                 f"  experiments.{name}.training.snapshot_freq: {exp['training']['snapshot_freq']} exceeds "

@@ -219,26 +219,40 @@ def annealed_langevin(
     sig = _sigma_list(sigmas)
     step_lr = float(step_lr)
     _check_common(x, n_steps_each, step_lr, "n_steps_each")
+    with torch.no_grad():
+        return _anneal(score_net, x.clone(), sig, n_steps_each, step_lr, generator, snapshots,
+                       progress, "annealed Langevin", clamp_output)
+
+
+def _anneal(score_net, x: torch.Tensor, sig: list[float], n_steps_each: int, step_lr: float,
+            generator: torch.Generator | None, snapshots: bool, progress: bool, desc: str, clamp_output: bool,
+            pin: Callable[[int], Callable[[torch.Tensor], torch.Tensor]] | None = None) -> SamplingResult:
+    """The annealed Langevin chain from `x` (arguments checked by the caller, under no_grad). `pin(i)`, if given, is
+    called at the start of level i and returns the map applied to the state then and after every update of that
+    level (inpainting's known pixels)."""
     n, num_levels = x.shape[0], len(sig)
     tracker = _DivergenceTracker(n_steps_each, x.device)
     snaps: list[torch.Tensor] | None = [] if snapshots else None
-    with torch.no_grad():
-        x = x.clone()
-        for i in _progress(range(num_levels), progress, "annealed Langevin", num_levels):
-            labels = _labels(n, i, x.device)
-            step = step_lr * (sig[i] / sig[-1]) ** 2
-            noise_scale = math.sqrt(2.0 * step)
-            tracker.reset()
-            for t in range(n_steps_each):
-                z = _randn_like(x, generator)
-                x = x + step * score_net(x, labels) + noise_scale * z
-                tracker.update(x, t)
-            bad = tracker.first_bad()
-            if bad is not None:
-                raise SamplingDivergedError(bad + 1, n_steps_each, step, level=i + 1, num_levels=num_levels,
-                                            sigma=sig[i])
-            if snaps is not None:
-                snaps.append(x.clone())
+    for i in _progress(range(num_levels), progress, desc, num_levels):
+        labels = _labels(n, i, x.device)
+        step = step_lr * (sig[i] / sig[-1]) ** 2
+        noise_scale = math.sqrt(2.0 * step)
+        keep = pin(i) if pin is not None else None
+        if keep is not None:
+            x = keep(x)
+        tracker.reset()
+        for t in range(n_steps_each):
+            z = _randn_like(x, generator)
+            x = x + step * score_net(x, labels) + noise_scale * z
+            if keep is not None:
+                x = keep(x)
+            tracker.update(x, t)
+        bad = tracker.first_bad()
+        if bad is not None:
+            raise SamplingDivergedError(bad + 1, n_steps_each, step, level=i + 1, num_levels=num_levels,
+                                        sigma=sig[i])
+        if snaps is not None:
+            snaps.append(x.clone())
     return _finish(x, snaps, clamp_output)
 
 
@@ -279,30 +293,16 @@ def annealed_inpaint(
     if not bool(((known == 0) | (known == 1)).all()):
         raise ValueError("mask must be binary: 1 for known pixels, 0 for pixels to inpaint")
     known = known.to(torch.bool)
-    n, num_levels = x_ref.shape[0], len(sig)
-    tracker = _DivergenceTracker(n_steps_each, x_ref.device)
-    snaps: list[torch.Tensor] | None = [] if snapshots else None
+
+    def pin(level: int):
+        # One noisy copy of the reference per level, as the official code draws it.
+        y = x_ref + sig[level] * _randn_like(x_ref, generator)
+        return lambda x: torch.where(known, y, x)
+
     with torch.no_grad():
         x = torch.rand(x_ref.shape, generator=generator, device=x_ref.device, dtype=x_ref.dtype)
-        for i in _progress(range(num_levels), progress, "annealed inpainting", num_levels):
-            labels = _labels(n, i, x.device)
-            step = step_lr * (sig[i] / sig[-1]) ** 2
-            noise_scale = math.sqrt(2.0 * step)
-            y = x_ref + sig[i] * _randn_like(x_ref, generator)
-            x = torch.where(known, y, x)
-            tracker.reset()
-            for t in range(n_steps_each):
-                z = _randn_like(x, generator)
-                x = x + step * score_net(x, labels) + noise_scale * z
-                x = torch.where(known, y, x)
-                tracker.update(x, t)
-            bad = tracker.first_bad()
-            if bad is not None:
-                raise SamplingDivergedError(bad + 1, n_steps_each, step, level=i + 1, num_levels=num_levels,
-                                            sigma=sig[i])
-            if snaps is not None:
-                snaps.append(x.clone())
-    return _finish(x, snaps, clamp_output)
+        return _anneal(score_net, x, sig, n_steps_each, step_lr, generator, snapshots,
+                       progress, "annealed inpainting", clamp_output, pin=pin)
 
 
 # Masks: 1 = known pixel, 0 = pixel to inpaint. Each is named after the region that is MISSING, and has shape

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from scorerepro.config import ParamsError
+from scorerepro.config import ParamsError, sampling_options_error
 from scorerepro.pipeline.common import IMAGE_SHAPES, sigmas_of
 
 
@@ -22,9 +22,9 @@ def sampling_score_net(net: torch.nn.Module, sampling: dict, device: torch.devic
 
     None of them changes the random numbers or the update rule; bf16 autocast is ``amp_bf16``, applied around the
     whole sampler in :func:`sample_batches`."""
-    if sampling.get("cuda_graphs") and not sampling.get("compile"):
-        raise ParamsError("sampling.cuda_graphs: true needs sampling.compile: true (CUDA graphs come from "
-                          "torch.compile's reduce-overhead mode)")
+    error = sampling_options_error(sampling)
+    if error:
+        raise ParamsError(f"sampling.{error}")
     if sampling.get("channels_last"):
         net = net.to(memory_format=torch.channels_last)
     if sampling.get("compile"):

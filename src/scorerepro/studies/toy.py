@@ -266,6 +266,17 @@ def _uniform_start(n: int, bound: float, seed: int, device: torch.device) -> tor
 # Fig. 1: sliced score matching on images with and without a small perturbation
 
 
+def _ssm_step(net: torch.nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, n_particles: int,
+              variance_reduced: bool, generator: torch.Generator) -> torch.Tensor:
+    """One optimiser step on the sliced score matching loss of `net` at x; returns the loss, detached."""
+    loss = ssm_loss(lambda z: net(z), x, n_particles=n_particles, variance_reduced=variance_reduced,
+                    generator=generator)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return loss.detach()
+
+
 def _train_ssm(images: torch.Tensor, model_spec: dict, n_iters: int, batch_size: int, lr: float, noise_std: float,
                n_particles: int, variance_reduced: bool, seed: int, device: torch.device, log_every: int,
                progress: bool, desc: str) -> dict[str, Any]:
@@ -289,12 +300,7 @@ def _train_ssm(images: torch.Tensor, model_spec: dict, n_iters: int, batch_size:
         x = x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
         if noise_std > 0:
             x = x + noise_std * torch.randn(x.shape, generator=g_noise, device=device)
-        loss = ssm_loss(lambda z: net(z), x, n_particles=n_particles, variance_reduced=variance_reduced,
-                        generator=g_proj)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        losses[step] = loss.detach()
+        losses[step] = _ssm_step(net, opt, x, n_particles, variance_reduced, g_proj)
         n_done = step + 1
         # One host sync per log_every steps: stop a run whose loss overflowed (recorded, not hidden).
         if n_done % log_every == 0 or n_done == n_iters:
@@ -460,12 +466,7 @@ def score_estimation_study(
     t0 = time.perf_counter()
     for step in _progress(range(n_iters), progress, "SSM MLP", n_iters):
         x = gmm.sample(batch_size, g_data, device=device)
-        loss = ssm_loss(lambda z: net(z), x, n_particles=n_particles, variance_reduced=variance_reduced,
-                        generator=g_proj)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        losses[step] = loss.detach()
+        losses[step] = _ssm_step(net, opt, x, n_particles, variance_reduced, g_proj)
     train_wall = time.perf_counter() - t0
     losses = losses.cpu()
     if not bool(torch.isfinite(losses).all()):
