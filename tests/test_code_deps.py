@@ -22,7 +22,8 @@ def test_dvc_yaml_lists_each_stages_code():
     stale = {name: {"missing": sorted(set(expected[name]) - set(files)),
                     "extra": sorted(set(files) - set(expected[name]))}
              for name, files in listed.items() if files != expected[name]}
-    assert not stale, f"dvc.yaml's code deps are out of date: run `python workflow/scripts/code_deps.py --write` ({stale})"
+    assert not stale, ("dvc.yaml's code deps are out of date: run `python workflow/scripts/code_deps.py --write` "
+                       f"({stale})")
     for files in listed.values():
         assert all((REPO / f).is_file() for f in files)
 

@@ -1,8 +1,8 @@
 """dvc.yaml (the source of truth) and the Snakemake front end (Snakefile, workflow/rules/*.smk) declare the same DAG.
 
 For the repository's params.yaml, the paper profiles in workflow/params/, the tiny test params and a third shape
-(two datasets, two experiments, three shards), every resolved DVC stage must have exactly one Snakemake job (from `snakemake -n --forceall`) and vice
-versa, with the same rule name, the identical shell command, the same outputs, the same inputs and the same
+(two datasets, two experiments, three shards), every resolved DVC stage must have exactly one Snakemake job (from
+`snakemake -n --forceall`) and vice versa, with the same rule name, the identical shell command, the same outputs, the same inputs and the same
 params keys. The documented mapping (workflow/rules/common.smk):
 
 * a persistent DVC output folder is represented in Snakemake by the completion marker its stage writes last
@@ -254,8 +254,9 @@ DVC_MUTATIONS = {
     "command changed in dvc.yaml": ("cmd: scorerepro inpaint ${key}", "cmd: scorerepro inpaint ${key} --fast"),
     "params key changed in dvc.yaml": ('params: ["experiments.${key}.neighbours"]',
                                        'params: [seed, "experiments.${key}.neighbours"]'),
-    "dependency dropped in dvc.yaml": ('cmd: scorerepro evaluate ${key}\n      deps:\n        - "samples/${key}/eval"\n',
-                                       'cmd: scorerepro evaluate ${key}\n      deps:\n'),
+    "dependency dropped in dvc.yaml": (
+        'cmd: scorerepro evaluate ${key}\n      deps:\n        - "samples/${key}/eval"\n',
+        'cmd: scorerepro evaluate ${key}\n      deps:\n'),
     "code dependency dropped in dvc.yaml": ("        - src/scorerepro/pipeline/evaluate.py\n", ""),
 }
 

@@ -166,7 +166,8 @@ def train_classifier(
         "test_accuracy": _accuracy(model, x_te, y_te, device),
         "train_accuracy": _accuracy(model, x_tr, y_tr, device),
         "last_epoch_mean_loss": float(np.mean(epoch_losses)) if epoch_losses else float("nan"),
-        "epochs": epochs, "augment": augment, "steps": steps, "n_train": int(x_tr.shape[0]), "n_test": int(x_te.shape[0]), "seed": seed,
+        "epochs": epochs, "augment": augment, "steps": steps, "n_train": int(x_tr.shape[0]),
+        "n_test": int(x_te.shape[0]), "seed": seed,
     }
     model.eval()
     return model, metrics

@@ -135,4 +135,7 @@ def use_profile(profile: str, params_path: str = "params.yaml") -> None:
     print(f"params.yaml is now the {profile} profile ({src})")
 
 
-__all__ = ["resolve_device", "sigmas_of", "model_spec", "build_score_net", "load_score_net", "shard_range", "to_uint8", "load_train_images", "load_sample_shards", "experiment", "model_dir"]
+__all__ = [
+    "resolve_device", "sigmas_of", "model_spec", "build_score_net", "load_score_net", "shard_range", "to_uint8",
+    "load_train_images", "load_sample_shards", "experiment", "model_dir",
+]
