@@ -44,7 +44,7 @@ def add_model_args(ap: argparse.ArgumentParser) -> None:
 def model_spec(args: argparse.Namespace) -> dict[str, Any]:
     """The network of --preset / --ngf (add_model_args): the CIFAR-10 RefineNet, or the MNIST one at ngf 8 with
     --quick."""
-    from scorerepro.models import preset
+    from scorerepro.papers.ncsn.nets import preset
 
     spec = preset(args.preset or ("refinenet_mnist" if args.quick else "refinenet_cifar10"))
     if args.ngf or args.quick:

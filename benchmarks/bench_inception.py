@@ -8,7 +8,7 @@ pipeline computes FID (``--tf32`` allows it). FLOPs per image are counted with t
 multiply-add = 2 FLOPs; convolutions and matmuls only) on one forward at 299x299. Prints figures and one
 "RESULT {json}" line per batch size; asserts nothing.
 
-Weights: the project's resolved file (``scorerepro inception-weights`` writes models/inception; read only), or
+Weights: the project's resolved file (``scorerepro inception_weights`` writes models/inception; read only), or
 ``--weights-file`` for any state dict in pytorch-fid's layout, e.g. an fp16 copy small enough to carry to a GPU
 machine (load_inception copies it into the float32 network; speed does not depend on the values).
 
@@ -79,7 +79,7 @@ def main() -> None:
         # Read, never write: models/inception is a DVC output, and resolve_inception_weights would rewrite its JSON.
         info_file = Path(args.weights_dir) / WEIGHTS_INFO_NAME
         if not info_file.is_file():
-            raise SystemExit(f"{info_file} not found: run `scorerepro inception-weights` (or `dvc repro "
+            raise SystemExit(f"{info_file} not found: run `scorerepro inception_weights` (or `dvc repro "
                              f"inception_weights`) first, or pass --weights-file")
         info = json.loads(info_file.read_text())
         weights, source = Path(args.weights_dir) / info["path"], info["source"]

@@ -1,6 +1,6 @@
 """Annealed Langevin sampling speed of the CIFAR-10 RefineNet at large batches: images/s, FLOP/s, projections.
 
-Each configuration runs scorerepro.sampling.annealed_langevin exactly as pipeline.batched_sampling.sample_batches
+Each configuration runs scorerepro.papers.ncsn.sampling.annealed_langevin exactly as pipeline.batched_sampling.sample_batches
 calls it (x0 ~ U(0, 1) from a device generator, 10 geometric sigmas 1 -> 0.01, step_lr 2e-5, clamp_output, the whole
 call under torch.autocast(bfloat16) for the bf16 configurations; the sampler does one host sync per level, none per
 step), on a randomly initialised network in eval mode. Only n_steps_each = --timed-steps (default 5) updates per
@@ -30,11 +30,11 @@ import time
 import torch
 
 import _common as C
-from scorerepro.models import build_model, input_shape
-from scorerepro.models.summary import summarize
-from scorerepro.noise import make_sigmas
-from scorerepro.pipeline.batched_sampling import sampling_score_net
-from scorerepro.sampling import annealed_langevin
+from scorerepro.papers.ncsn.nets import build_model, input_shape
+from scorerepro.nets.model_summary import summarize
+from scorerepro.papers.ncsn.noise import make_sigmas
+from scorerepro.papers.ncsn.stages.batched_sampling import sampling_score_net
+from scorerepro.papers.ncsn.sampling import annealed_langevin
 
 # name -> the sampling block's speed options (params' experiments.<name>.sampling)
 CONFIGS = {

@@ -1,6 +1,6 @@
 """Training speed of the CIFAR-10 RefineNet: iterations/s, images/s, model FLOP/s, peak memory, projected hours.
 
-The step is the pipeline's (`scorerepro train <exp>`, scorerepro.training._train), rebuilt from the same pieces:
+The step is the pipeline's (`scorerepro ncsn train <exp>`, scorerepro.training._train), rebuilt from the same pieces:
 the batch from pipeline.train.ImageBatches (a deterministic choice of uint8 images on the device, flips,
 dequantisation; synthetic images here), per-step CPU data / device noise generators seeded by
 training.derive_seed, labels and noise from a StepRNG, dsm_loss via pipeline.train.make_loss (10 geometric
@@ -26,11 +26,12 @@ import time
 import torch
 
 import _common as C
-from scorerepro.models import build_model, input_shape
-from scorerepro.models.summary import summarize
-from scorerepro.noise import make_sigmas
-from scorerepro.pipeline.train import ImageBatches, make_loss
-from scorerepro.training import StepRNG, derive_seed
+from scorerepro.papers.ncsn.nets import build_model, input_shape
+from scorerepro.nets.model_summary import summarize
+from scorerepro.papers.ncsn.noise import make_sigmas
+from scorerepro.papers.ncsn.stages.train import ImageBatches, make_loss
+from scorerepro.core.seeding import derive_seed
+from scorerepro.training import StepRNG
 
 # name -> (amp bf16, channels_last, compile, fused adam)
 CONFIGS = {

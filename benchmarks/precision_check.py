@@ -1,7 +1,7 @@
 """Does bf16 sampling move the result? Classifier FID of fp32 vs bf16 samples from one trained MNIST network.
 
 Draws N samples (default 2,000) with the pipeline's own sampler,
-scorerepro.pipeline.batched_sampling.sample_batches, three ways: fp32 with seed A, fp32 with seed B, and bf16
+scorerepro.papers.ncsn.stages.batched_sampling.sample_batches, three ways: fp32 with seed A, fp32 with seed B, and bf16
 autocast (exp["sampling"]["amp_bf16"] = true) with seed A; scores each with the MNIST classifier (classifier_scores:
 FID against the classifier's train statistics classifier_train.npz, IS). The bf16 effect |FID(bf16, A) - FID(fp32,
 A)| is compared with the seed-to-seed spread |FID(fp32, A) - FID(fp32, B)| (the largest over the B seeds when
@@ -16,7 +16,7 @@ of the sample stage to the bf16 run, so the check then covers the fastest config
 
     # CPU smoke test (the quick profile's fig5_mnist checkpoint and classifier, as produced by the pipeline):
     python benchmarks/precision_check.py --device cpu --quick --experiment fig5_mnist
-    # GPU, after `scorerepro train <exp>` and `scorerepro train-classifier mnist_embedded`:
+    # GPU, after `scorerepro ncsn train <exp>` and `scorerepro classifier mnist_embedded`:
     python benchmarks/precision_check.py --device cuda --experiment fig5_mnist --params params.yaml \
         --checkpoint models/fig5_mnist/final.pt --n-samples 2000 --n-steps-each 100
 """
@@ -34,8 +34,8 @@ import _common as C
 from scorerepro.config import experiment, load_params
 from scorerepro.metrics.fid import load_statistics
 from scorerepro.metrics.mnist_classifier import classifier_features, classifier_scores, load_classifier
-from scorerepro.pipeline.batched_sampling import sample_batches
-from scorerepro.pipeline.common import load_score_net
+from scorerepro.papers.ncsn.stages.batched_sampling import sample_batches
+from scorerepro.papers.ncsn.experiment import load_score_net
 from scorerepro.pipeline.paths import classifier_dir, model_dir
 from scorerepro.pipeline.scoring import CLASSIFIER_FILE, CLASSIFIER_STATS
 
@@ -63,9 +63,9 @@ def main() -> None:
     budget = C.Budget(args.budget_s)
 
     params = load_params(args.params)
-    exp = experiment(params, args.experiment)
+    exp = experiment(params, "ncsn", args.experiment)
     dataset = exp["dataset"]
-    checkpoint = Path(args.checkpoint or model_dir(exp["name"]) / "final.pt")
+    checkpoint = Path(args.checkpoint or model_dir("ncsn", exp["name"]) / "final.pt")
     clf_path = Path(args.classifier or classifier_dir(dataset) / CLASSIFIER_FILE)
     stats_path = Path(args.stats or classifier_dir(dataset) / CLASSIFIER_STATS)
     n = args.n_samples or (100 if args.quick else 2000)

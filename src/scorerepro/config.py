@@ -1,13 +1,18 @@
 """params.yaml: loading and validation.
 
 The one JSON schema lives in workflow/schemas/params.schema.json so that Snakemake's `validate` and this module
-check the same thing. Checks a JSON schema cannot express (sigma_begin > sigma_end, an experiment naming a dataset
-that is not declared) are added here. Every stage calls `load_params` before doing any work.
+check the same thing (one part per paper). Checks a JSON schema cannot express (finite numbers, an experiment naming
+a dataset that is not declared) are added here, and each paper adds its own (`check_params` in its package, e.g.
+sigma_begin > sigma_end). Every stage calls `load_params` before doing any work.
+
+A paper's block holds `defaults` and `experiments`: each experiment names the settings it changes, and
+`experiment(params, paper, name)` lays them over the defaults.
 """
 
 from __future__ import annotations
 
 import copy
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -20,7 +25,8 @@ SCHEMA_RELPATH = Path("workflow/schemas/params.schema.json")
 
 
 # Experiment names that would share output folders with other stages (results/<name>, models/<name>).
-RESERVED_NAMES = frozenset({"inception", "classifier", "toy", "sensitivity", "summary", "reference"})
+RESERVED_NAMES = frozenset({"inception", "classifier", "toy", "sensitivity", "summary", "reference", "claims",
+                            "leaderboard"})
 
 
 class _ParamsLoader(yaml.SafeLoader):
@@ -83,46 +89,50 @@ def validate_params(params: dict, schema_path: Path | None = None, source: str =
     _cross_checks(params, source)
 
 
-def sampling_options_error(sampling: dict) -> str | None:
-    """What is wrong with a sampling block's speed options (relative to the block), or None."""
-    if sampling.get("cuda_graphs") and not sampling.get("compile"):
-        return ("cuda_graphs: true needs compile: true (CUDA graphs come from torch.compile's reduce-overhead "
-                "mode)")
-    return None
+def _non_finite(value, path=()):
+    """Paths of NaN or infinite numbers anywhere in params (JSON Schema's "number" lets them through)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        yield path
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield from _non_finite(v, path + (k,))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _non_finite(v, path + (i,))
 
 
 def _cross_checks(params: dict, source: str) -> None:
-    problems = []
-    for name in params.get("experiments", {}):
-        if name in RESERVED_NAMES:
-            problems.append(f"  experiments.{name}: the name is reserved (its results/ and models/ folders belong to "
-                            f"other stages: {', '.join(sorted(RESERVED_NAMES))}); rename the experiment")
-    for name, exp in params.get("experiments", {}).items():
-        noise = exp["noise"]
-        key = f"experiments.{name}.noise"
-        if noise["num_levels"] > 1 and noise["sigma_begin"] <= noise["sigma_end"]:
-            problems.append(
-                f"  {key}.sigma_begin: {noise['sigma_begin']} must be greater than "
-                f"{key}.sigma_end: {noise['sigma_end']} (noise levels run from large to small)"
-            )
-        if exp["dataset"] not in params["datasets"]:
-            problems.append(
-                f"  experiments.{name}.dataset: '{exp['dataset']}' is not declared under datasets "
-                f"(declared: {', '.join(params['datasets'])})"
-            )
-        sampling_error = sampling_options_error(exp["sampling"])
-        if sampling_error:
-            problems.append(f"  experiments.{name}.sampling.{sampling_error}")
-        if exp["training"]["snapshot_freq"] > exp["training"]["n_iters"]:
-            problems.append(
-                f"  experiments.{name}.training.snapshot_freq: {exp['training']['snapshot_freq']} exceeds "
-                f"n_iters {exp['training']['n_iters']}: no checkpoint would be written"
-            )
-    sens = params.get("sensitivity", {})
-    if sens.get("experiment") and sens["experiment"] not in params.get("experiments", {}):
-        problems.append(f"  sensitivity.experiment: '{sens['experiment']}' is not an experiment")
+    """What the schema cannot say: finite numbers everywhere, experiment names that do not collide with other
+    outputs, datasets that are declared; then each paper's own checks (scorerepro.papers.check_params)."""
+    problems = [f"  {_key_path(p)}: {_lookup(params, p)} is not a finite number" for p in _non_finite(params)]
+    for paper in paper_blocks(params):
+        for name, exp in params[paper].get("experiments", {}).items():
+            where = f"{paper}.experiments.{name}"
+            if name in RESERVED_NAMES:
+                problems.append(f"  {where}: the name is reserved (its results/ and models/ folders belong to other "
+                                f"stages: {', '.join(sorted(RESERVED_NAMES))}); rename the experiment")
+            if "dataset" in exp and exp["dataset"] not in params["datasets"]:
+                problems.append(f"  {where}.dataset: '{exp['dataset']}' is not declared under datasets "
+                                f"(declared: {', '.join(params['datasets'])})")
+    if not problems:
+        from scorerepro.papers import check_params  # config is the params front door: it knows the papers' checks
+
+        problems = check_params(params)
     if problems:
         raise ParamsError(f"{source} failed validation:\n" + "\n".join(problems))
+
+
+def _lookup(params: dict, path) -> Any:
+    for p in path:
+        params = params[p]
+    return params
+
+
+def paper_blocks(params: dict) -> list[str]:
+    """The papers params.yaml has a block for (the papers this profile runs), in file order."""
+    from scorerepro.papers import PAPERS
+
+    return [k for k in params if k in PAPERS]
 
 
 def load_params(path: str | Path = DEFAULT_PARAMS) -> dict[str, Any]:
@@ -139,12 +149,25 @@ def load_params(path: str | Path = DEFAULT_PARAMS) -> dict[str, Any]:
     return params
 
 
-def experiment(params: dict, name: str) -> dict[str, Any]:
-    try:
-        exp = copy.deepcopy(params["experiments"][name])
-    except KeyError:
-        raise ParamsError(
-            f"experiment '{name}' is not in params.yaml (experiments: {', '.join(params['experiments'])})"
-        ) from None
+def deep_merge(base: dict, override: dict) -> dict:
+    """A copy of `base` with `override` laid over it, key by key inside nested mappings. A mapping that names another
+    `arch` than the base's replaces it whole: a network's keys depend on its architecture, so the default network's
+    keys (ngf, ...) must not leak into another kind of network."""
+    if "arch" in override and override["arch"] != base.get("arch"):
+        return copy.deepcopy(override)
+    out = copy.deepcopy(base)
+    for k, v in override.items():
+        out[k] = deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else copy.deepcopy(v)
+    return out
+
+
+def experiment(params: dict, paper: str, name: str) -> dict[str, Any]:
+    """One experiment's full settings: the paper's `defaults` with the experiment's overrides laid over them,
+    plus its `name`."""
+    block = params.get(paper)
+    if not isinstance(block, dict) or name not in block.get("experiments", {}):
+        known = ", ".join(block.get("experiments", {})) if isinstance(block, dict) else f"no `{paper}` block"
+        raise ParamsError(f"experiment '{name}' is not in params.yaml under {paper}.experiments ({known})")
+    exp = deep_merge(block.get("defaults", {}), block["experiments"][name])
     exp["name"] = name
     return exp

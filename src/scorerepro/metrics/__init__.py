@@ -1,30 +1,10 @@
-"""Sample-quality metrics: FID and IS with pytorch-fid's FID Inception, k-NN, an MNIST classifier score.
+"""Sample-quality metrics, one module each, imported where used (not here, so that importing one metric does not
+load the others and a stage's code dependencies stay what its imports say):
 
-Metric names in outputs: Inception "fid", "is_mean", "is_std" (or "is_unavailable" with the reason);
-MNIST classifier "fid_mnist_classifier", "is_mnist_classifier_mean", "is_mnist_classifier_std".
-The MNIST classifier lives in scorerepro.metrics.mnist_classifier (not imported here).
+- fid: Frechet distance, feature statistics; features: batched feature extraction; inception: pytorch-fid's FID
+  Inception (weights, offline conversion); inception_score: IS from logits; knn: exact nearest neighbours;
+  mnist_classifier: the small MNIST classifier behind `fid_mnist_classifier` / `is_mnist_classifier_*`.
+
+Metric names in outputs say their network: `fid_inception`, `is_inception_*` (or `is_inception_unavailable` with the
+reason), `fid_mnist_classifier`, `is_mnist_classifier_*`.
 """
-
-from .features import extract_features
-from .fid import compute_statistics, fid_from_features, frechet_distance, load_statistics, save_statistics
-from .inception import (
-    FIDInceptionV3,
-    InceptionWeightsUnavailable,
-    load_inception,
-    preprocess_for_inception,
-    resolve_inception_weights,
-)
-from .inception_score import (
-    InceptionScoreUnavailable,
-    inception_score,
-    inception_score_from_features,
-    is_unavailable_reason,
-)
-from .knn import knn
-
-__all__ = [
-    "FIDInceptionV3", "InceptionWeightsUnavailable", "InceptionScoreUnavailable",
-    "compute_statistics", "extract_features", "fid_from_features", "frechet_distance", "inception_score",
-    "inception_score_from_features", "is_unavailable_reason", "knn", "load_inception", "load_statistics",
-    "preprocess_for_inception", "resolve_inception_weights", "save_statistics",
-]

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from scipy import linalg
 
-from scorerepro import fileio
+from scorerepro.core import fileio
 
 
 def _to_numpy(x) -> np.ndarray:

@@ -29,7 +29,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from scorerepro import fileio
+from scorerepro.core import fileio
 
 # pytorch-fid's file name and URL. The URL is read from pytorch-fid itself when it is importable, so that a later
 # pytorch-fid moving its weights is followed; the literal is the 0.3.0 value, used only if the import fails.

@@ -26,7 +26,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from scorerepro import fileio
+from scorerepro.core import fileio
 
 from .features import default_device
 from .fid import compute_statistics, frechet_distance

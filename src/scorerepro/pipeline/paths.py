@@ -1,5 +1,10 @@
 """Where every stage reads and writes. dvc.yaml and workflow/rules/*.smk spell the same paths; the test
-tests/test_dag_agreement.py keeps the three in step."""
+tests/workflow/test_dag_agreement.py keeps the three in step.
+
+Shared data and models sit at the top (data/raw/<dataset>, data/processed/<dataset>, data/reference/<dataset>,
+models/inception, models/classifier/<dataset>); each paper writes under its own name: models/<paper>/<experiment>,
+samples/<paper>/<experiment>, results/<paper>/... . The cross-paper tables are results/claims.* and
+results/leaderboard.*."""
 
 from __future__ import annotations
 
@@ -31,18 +36,38 @@ def classifier_dir(dataset: str) -> Path:
     return MODELS / "classifier" / dataset
 
 
-def model_dir(experiment: str) -> Path:
+def classifier_results_dir(dataset: str) -> Path:
+    return RESULTS / "classifier" / dataset
+
+
+def paper_results_dir(paper: str) -> Path:
+    """results/<paper>: what people read of one paper (its summary, claims and leaderboard rows too)."""
+    return RESULTS / paper
+
+
+def paper_data_dir(paper: str) -> Path:
+    """data/<paper>: a paper's intermediate tables (not for reading)."""
+    return DATA / paper
+
+
+def model_dir(paper: str, experiment: str) -> Path:
     """Checkpoints of one experiment; a persistent output so a killed training resumes."""
-    return MODELS / experiment
+    return MODELS / paper / experiment
 
 
-def samples_dir(experiment: str) -> Path:
-    return SAMPLES / experiment
+def samples_dir(paper: str, experiment: str) -> Path:
+    return SAMPLES / paper / experiment
 
 
-def results_dir(experiment: str) -> Path:
-    return RESULTS / experiment
+def results_dir(paper: str, experiment: str) -> Path:
+    return RESULTS / paper / experiment
 
 
-def toy_dir() -> Path:
-    return RESULTS / "toy"
+def claims_rows_file(paper: str) -> Path:
+    """A paper's rows of results/claims.csv, written by its summary stage."""
+    return paper_results_dir(paper) / "claims.csv"
+
+
+def leaderboard_rows_file(paper: str) -> Path:
+    """A paper's rows of results/leaderboard.csv, written by its summary stage."""
+    return paper_results_dir(paper) / "leaderboard.csv"

@@ -12,7 +12,7 @@ import seaborn as sns  # noqa: E402
 import torch  # noqa: E402
 from torchvision.utils import make_grid  # noqa: E402
 
-from scorerepro.fileio import save_figure  # noqa: E402
+from scorerepro.core.fileio import save_figure  # noqa: E402
 
 
 def _as_float(images: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,1 @@
+"""What every part of the package leans on: atomic file I/O, seeds, the compute device, process groups."""

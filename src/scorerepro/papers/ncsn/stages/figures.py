@@ -1,0 +1,30 @@
+"""Stage `figures <experiment>`: uncurated sample grid (Fig. 4/5a), intermediate samples at the end of each
+noise level (Fig. 5d), and the training loss curve (Fig. 12)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from scorerepro.papers.ncsn.stages.batched_sampling import sample_batches
+from scorerepro.papers.ncsn.experiment import experiment_settings, load_score_net, selected_checkpoint, sigmas_of
+from scorerepro.pipeline.common import load_sample_shards, resolve_device
+from scorerepro.papers.ncsn.locations import results_dir, samples_dir
+from scorerepro.plots.images import intermediate_grid, loss_curve, sample_grid
+
+N_INTERMEDIATE = 6
+
+
+def run(params: dict, experiment: str) -> None:
+    exp = experiment_settings(params, experiment)
+    name = exp["name"]
+    res = results_dir(name)
+    samples = load_sample_shards(samples_dir(name) / "eval")
+    sample_grid(samples, res / "fig5_samples.png", f"{name}: uncurated samples ({exp['reproduces']})")
+    device = resolve_device(params)
+    net = load_score_net(exp, selected_checkpoint(exp), device)
+    _, snaps = sample_batches(net, exp, 0, N_INTERMEDIATE, params["seed"] + 1, device, snapshots=True,
+                              batch_size=N_INTERMEDIATE, progress=False)
+    intermediate_grid(snaps, sigmas_of(exp).tolist(), res / "fig5_intermediate.png",
+                      f"{name}: annealed Langevin, intermediate samples")
+    loss_curve(pd.read_csv(res / "fig12_loss.csv"), res / "fig12_loss.png", f"{name}: training loss")
+    print(f"figures {name}: written to {res}")

@@ -1,0 +1,89 @@
+"""Stage `select <experiment>`: per-checkpoint FID selection (paper and seed 000 section 3.3, Fig. 13).
+
+`--shard i` draws this shard's share of select.n_samples samples from every checkpoint (the heavy part, one job
+per shard on a cluster); `--merge` scores each checkpoint on all shards' samples together and picks the best.
+select.metric `last` keeps the final checkpoint (the seed's choice for MNIST) but still records the curve.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from scorerepro.core.fileio import atomic_path, save_torch, write_json
+from scorerepro.papers.ncsn.experiment import build_score_net, experiment_settings
+from scorerepro.papers.ncsn.locations import model_dir, results_dir, samples_dir
+from scorerepro.papers.ncsn.stages.batched_sampling import sample_batches
+from scorerepro.pipeline.common import resolve_device, shard_range, to_uint8
+from scorerepro.pipeline.scoring import score
+from scorerepro.training import list_checkpoints, load_model_weights
+
+METRIC_FOR_CURVE = {"fid_inception": "fid_inception", "fid_mnist_classifier": "fid_mnist_classifier"}
+
+
+def _checkpoints(name: str):
+    ckpts = list_checkpoints(model_dir(name))
+    if not ckpts:
+        raise FileNotFoundError(f"no checkpoints in {model_dir(name)}/checkpoints: run `scorerepro ncsn train {name}`")
+    return ckpts
+
+
+def sample_shard(params: dict, experiment: str, shard: int) -> None:
+    """Stage ncsn_select_sample: shard `shard` of select.n_samples samples from every checkpoint."""
+    exp = experiment_settings(params, experiment)
+    shards = params["sharding"]["shards"]
+    device = resolve_device(params)
+    start, stop = shard_range(exp["select"]["n_samples"], shards, shard)
+    images = {}
+    # One network for all checkpoints, weights copied in place: a compiled sampler (sampling.compile) is built
+    # once per stage, not once per checkpoint.
+    net = build_score_net(exp).to(device).eval()
+    for step, path in _checkpoints(exp["name"]):
+        load_model_weights(net, path, which="auto")
+        samples, _ = sample_batches(net, exp, start, stop, params["seed"], device)
+        images[step] = to_uint8(samples)
+    save_torch(samples_dir(exp["name"]) / "select" / f"shard_{shard}.pt",
+               {"range": [start, stop], "images_by_step": images})
+    print(f"select {experiment} shard {shard}: samples {start}..{stop - 1} of {len(images)} checkpoints")
+
+
+def run(params: dict, experiment: str) -> None:
+    """Stage ncsn_select: score every checkpoint's samples (all shards) and pick one."""
+    import pandas as pd
+
+    from scorerepro.plots.images import plot_fid_by_iteration
+
+    exp = experiment_settings(params, experiment)
+    name = exp["name"]
+    folder = samples_dir(name) / "select"
+    files = sorted(folder.glob("shard_*.pt"), key=lambda p: int(p.stem.split("_")[1]))
+    if len(files) != len(params["sharding"]["shards"]):
+        raise FileNotFoundError(f"{folder} holds {len(files)} shards, expected {len(params['sharding']['shards'])}: "
+                                f"run `scorerepro ncsn select_sample {name} <shard>` for each shard")
+    parts = [torch.load(f, weights_only=True) for f in files]
+    steps = sorted(parts[0]["images_by_step"])
+    device = resolve_device(params)
+    metric = exp["select"]["metric"]
+    curve_metric = "fid_mnist_classifier" if metric == "last" else metric
+    use_inception = curve_metric == "fid_inception"
+    rows = []
+    for step in steps:
+        imgs = torch.cat([p["images_by_step"][step] for p in parts])
+        m = score(imgs, exp["dataset"], params, device, inception=use_inception, classifier=not use_inception)
+        if curve_metric not in m:
+            raise ValueError(f"select.metric {curve_metric} is not available for {exp['dataset']} "
+                             f"(have: {sorted(m)}); use fid_inception")
+        rows.append({"iteration": step, "fid": m[curve_metric], "metric": curve_metric, "n_samples": len(imgs)})
+    table = pd.DataFrame(rows)
+    best = table.loc[table["fid"].idxmin()] if metric != "last" else table.iloc[-1]
+    res = results_dir(name)
+    with atomic_path(res / "fig13_fid_by_iteration.csv") as tmp:
+        table.to_csv(tmp, index=False)
+    ckpt = dict(list_checkpoints(model_dir(name)))[int(best["iteration"])]
+    write_json(res / "selected.json", {
+        "experiment": name, "rule": "lowest " + curve_metric if metric != "last" else "last checkpoint",
+        "iteration": int(best["iteration"]), "checkpoint": str(ckpt), curve_metric: float(best["fid"]),
+        "n_samples_per_checkpoint": int(best["n_samples"]),
+    })
+    plot_fid_by_iteration(table, res / "fig13_fid_by_iteration.png", title=f"{name}: {curve_metric} by checkpoint",
+                          selected=int(best["iteration"]))
+    print(f"select {name}: iteration {int(best['iteration'])} ({curve_metric} {best['fid']:.3f})")

@@ -1,0 +1,53 @@
+"""Stage `claims`: results/claims.csv and claims.md, every paper's claims in one table.
+
+Each paper's summary stage writes its rows to results/<paper>/claims.csv with the columns below; this stage puts
+the papers that params.yaml runs together, one Markdown section per paper. `holds` is `yes` or `no` as measured
+here, or `untested` where the profile cannot decide the claim (the note says why)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from scorerepro.config import paper_blocks
+from scorerepro.core.fileio import write_text
+from scorerepro.papers import PAPERS
+from scorerepro.pipeline import paths
+from scorerepro.pipeline.tables import to_markdown, write_csv
+
+COLUMNS = ["paper", "claim", "source", "measured", "holds", "note"]
+VERDICTS = {"yes", "no", "untested"}
+
+
+def read_paper_rows(paper: str, kind: str, columns: list[str]) -> pd.DataFrame:
+    """A paper's rows of a cross-paper table (`claims` or `leaderboard`), checked for the columns it must have."""
+    path = paths.claims_rows_file(paper) if kind == "claims" else paths.leaderboard_rows_file(paper)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing: run the {paper}_summary stage (`scorerepro {paper} summary`)")
+    df = pd.read_csv(path, keep_default_na=False, na_values=[""])
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise ValueError(f"{path} lacks the column(s) {', '.join(missing)} of the {kind} table; rerun "
+                         f"`scorerepro {paper} summary`")
+    return df
+
+
+def run(params: dict) -> None:
+    papers = paper_blocks(params)
+    parts = [read_paper_rows(p, "claims", COLUMNS) for p in papers]
+    table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=COLUMNS)
+    bad = sorted(set(table["holds"]) - VERDICTS)
+    if bad:
+        raise ValueError(f"claims with a verdict other than yes / no / untested: {bad}")
+    write_csv(table[COLUMNS], paths.RESULTS / "claims.csv")
+    counts = table.groupby("paper")["holds"].value_counts().unstack(fill_value=0)
+    md = [f"# Claims of the seed papers, checked ({params['profile']} profile)\n",
+          "holds: `yes` / `no` as measured here; `untested` where this profile is too small to test the claim (the "
+          "note says why). A `no` is a finding, not a bug. Numbers: results/<paper>/summary.md.\n"]
+    for paper in papers:
+        rows = table[table["paper"] == paper]
+        c = counts.loc[paper] if paper in counts.index else {}
+        tally = ", ".join(f"{int(c.get(v, 0))} {v}" for v in ("yes", "no", "untested"))
+        md.append(f"## {paper}: {PAPERS[paper][1]}\n\n{tally}.\n\n" + to_markdown(rows, COLUMNS[1:]))
+    write_text(paths.RESULTS / "claims.md", "\n".join(md))
+    print(f"claims: {len(table)} claims of {len(papers)} paper(s) ({(table['holds'] == 'yes').sum()} hold, "
+          f"{(table['holds'] == 'no').sum()} do not, {(table['holds'] == 'untested').sum()} untested)")

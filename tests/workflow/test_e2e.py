@@ -1,0 +1,108 @@
+"""The whole DAG on the tiny profile through both front ends: `dvc repro` and `snakemake` (local profile), each in
+a fresh temporary copy of the repository. Asserts that every final output (NCSN's under results/ncsn/, the shared
+ones, the cross-paper tables) exists and holds finite, plausible values; that a no-op `dvc repro` is fast; and that
+changing a sampling parameter reruns only what depends on it."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from workflow_helpers import dvc, make_workspace, snakemake
+
+pytestmark = pytest.mark.slow
+EXP = "tiny_ncsn"
+
+
+def _finite(x) -> bool:
+    return isinstance(x, (int, float)) and math.isfinite(x)
+
+
+def check_outputs(root: Path) -> None:
+    top = root / "results"
+    res = top / "ncsn"
+    m = json.loads((res / EXP / "metrics.json").read_text())
+    assert m["n_samples"] == 10
+    # Classifier FID of generated samples is a squared distance: finite, non-negative, not identically zero.
+    assert _finite(m["fid_mnist_classifier"]) and m["fid_mnist_classifier"] > 0
+    assert 1.0 <= m["is_mnist_classifier_mean"] <= 10.0
+    sel = json.loads((res / EXP / "selected.json").read_text())
+    assert sel["iteration"] in (2, 4)
+    curve = pd.read_csv(res / EXP / "fig13_fid_by_iteration.csv")
+    assert list(curve["iteration"]) == [2, 4] and curve["fid"].map(_finite).all()
+    loss = pd.read_csv(res / EXP / "fig12_loss.csv")
+    assert list(loss["step"]) == [1, 2, 3, 4] and loss["loss"].map(_finite).all()
+    for png in ["fig5_samples.png", "fig5_intermediate.png", "fig12_loss.png", "fig13_fid_by_iteration.png",
+                "fig6_neighbours.png", "inpainting/fig7_inpainting_right_half.png"]:
+        data = (res / EXP / png).read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 2000, png
+    nb = json.loads((res / EXP / "neighbours.json").read_text())
+    assert len(nb["pixel_l2"]["indices"]) == 2 and len(nb["pixel_l2"]["indices"][0]) == 2
+    assert all(d >= 0 for row in nb["pixel_l2"]["distances"] for d in row)
+    cls = json.loads((top / "classifier" / "mnist_embedded" / "metrics.json").read_text())
+    assert 0.1 < cls["test_accuracy"] <= 1.0
+    fig3 = json.loads((res / "toy" / "fig3_langevin" / "metrics.json").read_text())
+    assert abs(sum(fig3["results"]["exact"]["mode_fractions"].values()) - 1) < 1e-9
+    summary = pd.read_csv(res / "summary.csv")
+    assert {"study", "experiment", "metric", "value", "paper_value", "seed000_value"} <= set(summary.columns)
+    assert ((summary["experiment"] == EXP) & (summary["metric"] == "fid_mnist_classifier")).any()
+    claims = pd.read_csv(res / "claims.csv")
+    assert set(claims["holds"]) <= {"yes", "no", "untested", "see summary.md"} and len(claims) >= 8
+    assert (res / "summary.md").read_text().startswith("# NCSN: reproduced against reported")
+    assert (res / "sensitivity" / "fig8_sensitivity.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # the cross-paper tables: NCSN's rows, checked verdicts, the same generator scores as its metrics.json
+    all_claims = pd.read_csv(top / "claims.csv")
+    assert list(all_claims.columns) == ["paper", "claim", "source", "measured", "holds", "note"]
+    assert set(all_claims["paper"]) == {"ncsn"} and len(all_claims) == len(claims)
+    assert set(all_claims["holds"]) <= {"yes", "no", "untested"}
+    assert (top / "claims.md").read_text().startswith("# Claims of the seed papers")
+    board = pd.read_csv(top / "leaderboard.csv")
+    row = board[(board["paper"] == "ncsn") & (board["experiment"] == EXP)]
+    assert len(row) == 1 and row["fid_mnist_classifier"].iloc[0] == pytest.approx(m["fid_mnist_classifier"])
+    assert (board["paper"] == "(reference)").sum() == 1
+    assert (top / "leaderboard.md").read_text().startswith("# Leaderboard")
+
+
+def _ran(output: str) -> set[str]:
+    return set(re.findall(r"Running stage '([^']+)'", output))
+
+
+def test_dvc_repro_end_to_end(tmp_path):
+    ws = make_workspace(tmp_path / "ws", dvc=True)
+    dvc(ws, "repro", timeout=1200)
+    check_outputs(ws)
+
+    start = time.perf_counter()
+    res = dvc(ws, "repro")
+    noop = time.perf_counter() - start
+    print(f"no-op dvc repro: {noop:.2f} s")
+    assert not _ran(res.stdout)
+    assert noop < 5.0, f"a no-op dvc repro took {noop:.1f} s"
+
+    params = yaml.safe_load((ws / "params.yaml").read_text())
+    params["ncsn"]["experiments"][EXP]["sampling"]["step_lr"] = 1.0e-5
+    (ws / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    ran = _ran(dvc(ws, "repro", timeout=1200).stdout)
+    # Only what reads the sampling settings, and what reads their outputs (sensitivity reads selected.json; the
+    # cross-paper tables read NCSN's summary), may run.
+    allowed = {f"ncsn_select_sample@{EXP}-0", f"ncsn_select_sample@{EXP}-1", f"ncsn_select@{EXP}",
+               f"ncsn_sample@{EXP}-0", f"ncsn_sample@{EXP}-1", f"ncsn_evaluate@{EXP}", f"ncsn_neighbours@{EXP}",
+               f"ncsn_inpaint@{EXP}", f"ncsn_figures@{EXP}", f"ncsn_summary_rows@{EXP}", "ncsn_summary",
+               "ncsn_sensitivity", "claims", "leaderboard"}
+    assert {f"ncsn_select_sample@{EXP}-0", f"ncsn_sample@{EXP}-0", f"ncsn_figures@{EXP}"} <= ran <= allowed, ran
+    check_outputs(ws)
+
+
+def test_snakemake_end_to_end(tmp_path):
+    ws = make_workspace(tmp_path / "ws")
+    snakemake(ws, "--profile", "workflow/profiles/local", "--cores", "2", timeout=1200)
+    check_outputs(ws)
+    assert "Nothing to be done" in "".join(
+        (r.stdout + r.stderr) for r in [snakemake(ws, "--profile", "workflow/profiles/local", "-n")])

@@ -1,0 +1,110 @@
+"""Shared by the workflow tests (tests/workflow/: test_dag_agreement, test_snakemake_profiles, test_interop, test_e2e,
+test_code_deps): a temporary copy of the repository's workflow files, an environment that keeps DVC and Snakemake
+local, and a parser for the job list that `snakemake -n` prints."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+TINY_PARAMS = REPO / "tests" / "fixtures" / "tiny_params.yaml"
+BIN = Path(sys.executable).parent  # the environment's snakemake, dvc and scorerepro live beside its python
+
+# What a workspace needs: the two DAG definitions, the rules, schema, profiles and interop script, and the package
+# source, which every stage lists among its deps (workflow/scripts/code_deps.py).
+WORKFLOW_FILES = ["Snakefile", "dvc.yaml", "workflow", ".dvcignore", "src"]
+
+
+def tool_env(tmp: Path, **extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop("SNAKEMAKE_PROFILE", None)
+    env.update(
+        PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}",
+        DVC_NO_ANALYTICS="1",
+        DVC_SITE_CACHE_DIR=str(tmp / ".dvc-site-cache"),
+        XDG_CACHE_HOME=str(tmp / ".cache"),
+        GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@example.invalid",
+        GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@example.invalid",
+        PYTHONWARNINGS="ignore",
+    )
+    env.update(extra)
+    return env
+
+
+def make_workspace(dest: Path, params: Path | str = TINY_PARAMS, *, git: bool = False, dvc: bool = False) -> Path:
+    """Copy the workflow files into `dest` with `params` (a file, or YAML text) as its params.yaml."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in WORKFLOW_FILES:
+        src = REPO / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
+        elif src.exists():
+            shutil.copy2(src, dest / name)
+    text = Path(params).read_text() if isinstance(params, Path) else params
+    (dest / "params.yaml").write_text(text)
+    if git or dvc:
+        run(["git", "init", "-q"], dest)
+    if dvc:
+        run([str(BIN / "dvc"), "init", "-q"], dest)
+        run(["git", "add", "-A"], dest)
+        run(["git", "commit", "-qm", "workspace"], dest)
+    return dest
+
+
+def run(cmd: list[str], cwd: Path, *, env: dict | None = None, check: bool = True, timeout: float = 600,
+        ) -> subprocess.CompletedProcess:
+    # A session of its own, so no signal the tools or their jobs send to a process group reaches pytest.
+    res = subprocess.run(cmd, cwd=cwd, env=env or tool_env(cwd), capture_output=True, text=True, timeout=timeout,
+                         start_new_session=True)
+    if check and res.returncode != 0:
+        raise AssertionError(f"{' '.join(map(str, cmd))} failed ({res.returncode}) in {cwd}:\n"
+                             f"--- stdout\n{res.stdout[-6000:]}\n--- stderr\n{res.stderr[-6000:]}")
+    return res
+
+
+def snakemake(cwd: Path, *args: str, env: dict | None = None, check: bool = True, timeout: float = 600):
+    return run([str(BIN / "snakemake"), *args], cwd, env=env, check=check, timeout=timeout)
+
+
+def dvc(cwd: Path, *args: str, env: dict | None = None, check: bool = True, timeout: float = 600):
+    return run([str(BIN / "dvc"), *args], cwd, env=env, check=check, timeout=timeout)
+
+
+_RULE = re.compile(r"^(?:local)?rule (\w+):$")
+_FIELD = re.compile(r"^\s+(\w+): (.*)$")
+
+
+def parse_dry_run(text: str) -> list[dict]:
+    """Jobs of `snakemake -n` output: rule, input, output (lists), wildcards, resources (dicts), shell."""
+    jobs: list[dict] = []
+    job = None
+    for line in text.splitlines():
+        m = _RULE.match(line)
+        if m:
+            job = {"rule": m.group(1), "input": [], "output": [], "wildcards": {}, "resources": {}, "shell": None}
+            jobs.append(job)
+            continue
+        if job is None:
+            continue
+        if line.startswith("Shell command: "):
+            job["shell"] = line[len("Shell command: "):].strip()
+            job = None
+            continue
+        m = _FIELD.match(line)
+        if not m:
+            continue
+        key, value = m.groups()
+        if key in ("input", "output"):
+            job[key] = [v.strip() for v in value.split(", ") if v.strip()]
+        elif key in ("wildcards", "resources"):
+            job[key] = dict(item.split("=", 1) for item in value.split(", ") if "=" in item)
+    return jobs
+
+
+def nothing_to_do(res: subprocess.CompletedProcess) -> bool:
+    return "Nothing to be done" in res.stdout + res.stderr
