@@ -1,4 +1,4 @@
-"""The compute device a stage runs on, from params' `device` key (auto | cpu | cuda | cuda:N)."""
+"""The compute device a stage or a training run uses, from a `device` setting (auto | cpu | cuda | cuda:N)."""
 
 from __future__ import annotations
 
@@ -6,12 +6,17 @@ import torch
 
 
 def resolve_device(want: str = "auto", local_rank: int = 0) -> torch.device:
-    """`auto`: CUDA (this process's local rank under torchrun) when visible, else the CPU. An explicit `cuda` on a
-    machine without one is refused, with what to set instead."""
-    if want.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"device: {want} in params.yaml, but no CUDA device is visible; set device: auto or cpu")
+    """`auto`: CUDA when visible, else the CPU. A bare `cuda` means this process's GPU (`local_rank` under torchrun).
+    A CUDA device on a machine without one, or a name torch does not know, is refused with what to set instead."""
     if want == "auto":
-        return torch.device("cuda", local_rank) if torch.cuda.is_available() else torch.device("cpu")
-    if want == "cuda":
-        return torch.device("cuda", local_rank)
-    return torch.device(want)
+        want = "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        device = torch.device(want)
+    except RuntimeError as e:
+        raise ValueError(f"device {want!r} is not a torch device ({e}); use auto, cpu, cuda or cuda:N") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {want!r} is set, but no CUDA device is visible here; set device: auto or cpu")
+        if device.index is None:
+            device = torch.device("cuda", local_rank)
+    return device

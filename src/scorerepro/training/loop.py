@@ -23,6 +23,7 @@ from torch import nn
 from tqdm import tqdm
 
 from scorerepro.core import distributed as D
+from scorerepro.core.device import resolve_device
 from scorerepro.core.fileio import sha256_file, write_json
 from .checkpoints import (CHECKPOINT_DIR, COMPLETED_NAME, FINAL_NAME, FORMAT_NAME, FORMAT_VERSION, LATEST_NAME,
                           LOSS_LOG_NAME, SINGLE_NAME, config_differences, is_complete, latest_checkpoint,
@@ -143,20 +144,12 @@ class TrainResult:
 
 
 def _resolve_device(spec: str, ctx: D.DistContext) -> torch.device:
-    if spec == "auto":
-        spec = "cuda" if torch.cuda.is_available() else "cpu"
-    try:
-        dev = torch.device(spec)
-    except RuntimeError as e:
-        raise ValueError(f"TrainConfig.device={spec!r} is not a torch device: {e}") from None
-    if dev.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ValueError(f"TrainConfig.device={spec!r} but CUDA is not available here; use 'cpu' or 'auto'")
-        if dev.index is None:
-            # Under torchrun each process drives the GPU of its local rank.
-            dev = torch.device("cuda", ctx.local_rank if ctx.enabled else torch.cuda.current_device())
-        torch.cuda.set_device(dev)
-    return dev
+    # Under torchrun each process drives the GPU of its local rank; alone, the current CUDA device.
+    local = ctx.local_rank if ctx.enabled else (torch.cuda.current_device() if torch.cuda.is_available() else 0)
+    device = resolve_device(spec, local_rank=local)
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    return device
 
 
 def _slice_batch(batch: Any, start: int, stop: int, expect: int) -> Any:

@@ -13,6 +13,7 @@ import shutil
 
 import torch
 
+from scorerepro.core.device import resolve_device
 from scorerepro.core.seeding import derive_seed
 from scorerepro.data.loading import StepBatchSampler, augment_batch, to_float
 from scorerepro.data.registry import is_flipped
@@ -106,9 +107,8 @@ def run(params: dict, experiment: str) -> None:
     t = exp["training"]
     if t["flip"] and not is_flipped(exp["dataset"]):
         print(f"note: training.flip is on for {exp['dataset']}, which the official code does not flip")
-    use_cuda = cfg.device in ("auto", "cuda") and torch.cuda.is_available()
     # Under torchrun each process holds the data on the GPU of its local rank.
-    device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0))) if use_cuda else torch.device("cpu")
+    device = resolve_device(cfg.device, local_rank=int(os.environ.get("LOCAL_RANK", 0)))
     data = ImageBatches(images, cfg.batch_size, params["seed"], t["flip"], t["dequantize"], device)
     loss_fn = make_loss(sigmas_of(exp), t["anneal_power"])
     out = model_dir(name)
