@@ -1,0 +1,66 @@
+"""The cross-paper tables: results/claims.* (one section per paper, verdicts yes / no / untested) and
+results/leaderboard.* (every generator, the same metrics, a real-data reference row first)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from scorerepro.core.fileio import write_json
+from scorerepro.pipeline import paths
+from scorerepro.stages import claims_table, leaderboard
+
+PARAMS = {"profile": "test", "ncsn": {}}
+
+
+def _claims(rows):
+    return pd.DataFrame([{"paper": "ncsn", "claim": c, "source": "s", "measured": "m", "holds": h, "note": ""}
+                         for c, h in rows])
+
+
+@pytest.fixture
+def in_tmp(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    paths.paper_results_dir("ncsn").mkdir(parents=True)
+    return tmp_path
+
+
+def test_claims_table_has_a_paper_column_and_a_section_per_paper(in_tmp):
+    _claims([("a", "yes"), ("b", "no"), ("c", "untested")]).to_csv(paths.claims_rows_file("ncsn"), index=False)
+    claims_table.run(PARAMS)
+    table = pd.read_csv(in_tmp / "results" / "claims.csv")
+    assert list(table.columns) == claims_table.COLUMNS and set(table["paper"]) == {"ncsn"}
+    md = (in_tmp / "results" / "claims.md").read_text()
+    assert "## ncsn: seed 000" in md and "1 yes, 1 no, 1 untested." in md
+
+
+def test_claims_table_refuses_a_verdict_that_is_not_yes_no_untested(in_tmp):
+    _claims([("a", "see summary.md")]).to_csv(paths.claims_rows_file("ncsn"), index=False)
+    with pytest.raises(ValueError, match="yes / no / untested"):
+        claims_table.run(PARAMS)
+
+
+def test_missing_paper_rows_name_the_file_and_the_stage(in_tmp):
+    with pytest.raises(FileNotFoundError, match=r"results/ncsn/claims.csv.*scorerepro ncsn summary"):
+        claims_table.run(PARAMS)
+
+
+def test_leaderboard_puts_the_real_data_reference_first(in_tmp):
+    row = {c: None for c in leaderboard.COLUMNS}
+    row.update(paper="ncsn", model="NCSN refinenet", experiment="e", dataset="mnist_embedded", n_samples=100,
+               fid_mnist_classifier=50.0)
+    pd.DataFrame([row]).to_csv(paths.leaderboard_rows_file("ncsn"), index=False)
+    write_json(paths.classifier_results_dir("mnist_embedded") / "metrics.json",
+               {"applicable": True, "n_test": 500, "fid_mnist_classifier_test_split": 6.2,
+                "is_mnist_classifier_mean_test_split": 8.9})
+    leaderboard.run(PARAMS)
+    board = pd.read_csv(in_tmp / "results" / "leaderboard.csv")
+    assert list(board["paper"]) == ["(reference)", "ncsn"]
+    assert board.loc[0, "fid_mnist_classifier"] == 6.2 and board.loc[1, "fid_mnist_classifier"] == 50.0
+    assert "| (reference) | real test images |" in (in_tmp / "results" / "leaderboard.md").read_text()
+
+
+def test_a_paper_without_its_leaderboard_columns_is_refused(in_tmp):
+    pd.DataFrame([{"paper": "ncsn", "model": "x"}]).to_csv(paths.leaderboard_rows_file("ncsn"), index=False)
+    with pytest.raises(ValueError, match="lacks the column"):
+        leaderboard.run(PARAMS)
