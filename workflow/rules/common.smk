@@ -255,6 +255,46 @@ def res(rule_name):
     return r
 
 
+# A profile's placeholder left in place (workflow/profiles/slurm: `slurm_partition=CHANGE_ME`): said loudly at
+# parse time (a dry run shows what would be submitted), and refused before the first job is submitted.
+RESOURCE_PLACEHOLDER = "CHANGE_ME"
+
+
+def _placeholders_in_settings():
+    rs = workflow.resource_settings
+    found = [f"default-resources: {a}" for a in (getattr(rs.default_resources, "args", None) or [])
+             if RESOURCE_PLACEHOLDER in str(a)]
+    for rule_name, values in dict(rs.overwrite_resources or {}).items():
+        for key, value in dict(values).items():
+            raw = getattr(value, "raw", value)
+            if RESOURCE_PLACEHOLDER in str(raw):
+                found.append(f"set-resources: {rule_name}: {key}={raw}")
+    return found
+
+
+def _placeholders_in_jobs(jobs):
+    return sorted({f"{key}={value}" for job in jobs for key, value in dict(job.resources).items()
+                   if isinstance(value, str) and RESOURCE_PLACEHOLDER in value})
+
+
+def placeholder_message(found):
+    return (f"resources still hold the profile's placeholder {RESOURCE_PLACEHOLDER}: {'; '.join(found)}. Set your "
+            "site's values (workflow/profiles/slurm/config.yaml: slurm_partition, and slurm_account where your "
+            "site needs one) or pass them, e.g. --default-resources slurm_partition=gpu")
+
+
+if workflow.is_main_process and _placeholders_in_settings():
+    print("\n".join(["", "!" * 100, f"WARNING: {placeholder_message(_placeholders_in_settings())}.",
+                      "A run (not a dry run) refuses to submit any job until they are set.", "!" * 100, ""]),
+          file=sys.stderr)
+
+
+onstart:
+    _found = _placeholders_in_jobs(workflow.dag.needrun_jobs())
+    if _found:
+        raise WorkflowError(f"refusing to submit: {placeholder_message(_found)}")
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # DVC interop, step 2: after a successful run, dvc.lock records what Snakemake produced.
 onsuccess:
