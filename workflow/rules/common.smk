@@ -150,11 +150,14 @@ def dvc_params(*keys):
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# DVC interop, step 1: which stages DVC holds up to date (main process only; see dvc_interop.py).
+# DVC interop, step 1: which stages DVC holds up to date, and which of those have nothing but up-to-date stages
+# upstream ("trusted": only their inputs may be ancient()); main process only, see dvc_interop.py.
 if workflow.is_main_process:
     DVC_STATE = dvc_interop.read_state(os.getcwd())
-    if DVC_STATE.up_to_date or DVC_STATE.changed:
+    if DVC_STATE.asked:
         print(f"dvc_interop: {DVC_STATE.note}", file=sys.stderr)
+    else:
+        print(dvc_interop.fallback_message(DVC_STATE), file=sys.stderr)
     if DVC_STATE.up_to_date:
         _dropped = dvc_interop.forget_stale_metadata(workflow, DVC_STATE, [
             path
@@ -163,10 +166,34 @@ if workflow.is_main_process:
             for path in [out] + [os.path.join(out, os.path.basename(m)) for m in PERSISTENT_MARKERS.values()]
         ])
         if _dropped:
-            print(f"dvc_interop: dropped Snakemake metadata of {len(_dropped)} output(s) that DVC rewrote since",
-                  file=sys.stderr)
+            print(f"dvc_interop: dropped Snakemake metadata of {len(_dropped)} output(s) that DVC rewrote, or that "
+                  "Snakemake reran on DVC's word, since", file=sys.stderr)
 else:
     DVC_STATE = dvc_interop.DvcState(os.getcwd(), note="not the main Snakemake process")
+
+_FORCED_CHECKED = []
+
+
+def _distrust_forced():
+    """--forcerun RULE|FILE, --force TARGET, --forceall: Snakemake reruns those jobs (and, by its own rule, what
+    depends on them) whatever DVC says, so nothing downstream of them may keep ancient() inputs. The DAG settings
+    exist only once the DAG is built, hence here (first input function call) and not at parse time."""
+    if _FORCED_CHECKED or not DVC_STATE.trusted:
+        return
+    _FORCED_CHECKED.append(True)
+    ds = getattr(workflow, "dag_settings", None)
+    if ds is None:
+        return
+    if ds.forceall:
+        forced = set(DVC_STATE.stages)
+    else:
+        named = set(ds.forcerun) | (set(ds.targets) if ds.forcetargets else set())
+        forced = {s for s in DVC_STATE.stages if s.split("@")[0] in named}
+        forced |= {DVC_STATE.stage_of(os.path.normpath(n)) for n in named} - {None}
+    lost = DVC_STATE.distrust(forced)
+    if lost:
+        print(f"dvc_interop: forced reruns: mtimes decide for {len(lost)} stage(s) DVC holds up to date",
+              file=sys.stderr)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -190,10 +217,12 @@ def code(stage):
 
 def dvc_inputs(output, *parts):
     """Input function for the rule whose first output is `output` (a pattern). `parts` are patterns, lists of
-    paths, or functions of the wildcards. When DVC says the stage producing `output` is up to date, every input
-    is wrapped in ancient(): its modification time (new after `dvc checkout`) cannot trigger a rerun. When
-    dvc.lock records that stage and DVC says it changed, the interop stamp (newer than any output) is added:
-    Snakemake reruns the job even where it has no metadata of its own (outputs made by `dvc repro`)."""
+    paths, or functions of the wildcards. When DVC says the stage producing `output` is up to date and so is
+    every stage upstream of it, every input is wrapped in ancient(): its modification time (new after `dvc
+    checkout`) cannot trigger a rerun. (Not when only the stage itself is: an upstream job will run, and then
+    this one must run after it, which ancient() inputs would prevent.) When DVC says the stage changed, the
+    interop stamp (newer than any output) is added: Snakemake reruns the job even where it has no metadata of its
+    own (outputs made by `dvc repro`)."""
 
     def files(wildcards):
         wc = dict(wildcards.items())
@@ -202,7 +231,8 @@ def dvc_inputs(output, *parts):
             v = p(wildcards) if callable(p) else p
             for f in [v] if isinstance(v, str) else v:
                 out.append(f.format(**wc))
-        if DVC_STATE.is_up_to_date(output.format(**wc)):
+        _distrust_forced()
+        if DVC_STATE.is_trusted(output.format(**wc)):
             return [ancient(f) for f in out]
         if DVC_STATE.must_rerun(output.format(**wc)):
             return out + [dvc_interop.STAMP]
@@ -296,7 +326,23 @@ onstart:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# DVC interop, step 2: after a successful run, dvc.lock records what Snakemake produced.
+# DVC interop, step 2: when the run ends, dvc.lock records the stages whose jobs ran in it, and only those (a
+# failed run: those that finished). After --touch nothing ran, so nothing is recorded.
+def _record_in_dvc():
+    if not workflow.is_main_process:
+        return
+    log = lambda m: print(m, file=sys.stderr)  # noqa: E731
+    if getattr(workflow, "touch", False):
+        log("dvc_interop: --touch ran no job: dvc.lock not updated")
+        return
+    ran = [str(f) for job in workflow.dag.finished_jobs for f in job.output]
+    dag = [str(f) for job in workflow.dag.jobs for f in job.output]
+    dvc_interop.commit(os.getcwd(), ran, log=log, parsed_params_digest=DVC_STATE.params_digest, dag_outputs=dag)
+
+
 onsuccess:
-    outputs = [str(f) for job in workflow.dag.jobs for f in job.output]
-    dvc_interop.commit(os.getcwd(), outputs, log=lambda m: print(m, file=sys.stderr))
+    _record_in_dvc()
+
+
+onerror:
+    _record_in_dvc()
