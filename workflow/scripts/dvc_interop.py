@@ -58,7 +58,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import subprocess
 import sys
 from pathlib import Path, PurePosixPath
 from typing import Callable, Iterable
