@@ -326,6 +326,40 @@ onstart:
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# Snakemake's report: `snakemake --report report.html` (after a run) collects every figure (.png) and table (.csv)
+# under results/ into one HTML page, one category per paper plus one for the tables across papers. The items are
+# marked on the inputs of rule `all` (Snakefile; a report flag on an input counts as on an output), so the paper
+# rule files need no report() of their own: a new paper's figures appear by their path, results/<paper>/...
+# tests/workflow/test_e2e.py checks that the report holds every figure and the claims table.
+REPORT_SUFFIXES = (".png", ".csv")
+# results/ folders that are not a paper's: shared stages' results
+SHARED_RESULTS = {"classifier"}
+
+
+def report_item(path):
+    """`path` (an output of some rule) flagged as a report item when it is a figure or table under results/:
+    category = the paper (results/<paper>/...), "all papers" (results/claims.csv, leaderboard.csv) or "shared"
+    (results/classifier/...); subcategory = the experiment or study folder (or "tables"). A folder output (NCSN's
+    inpainting/) contributes its PNGs. Other paths are returned unchanged."""
+    parts = str(path).split("/")
+    if parts[0] != "results":
+        return path
+    folder = not os.path.splitext(parts[-1])[1]
+    if not folder and not parts[-1].endswith(REPORT_SUFFIXES):
+        return path
+    if len(parts) == 2:
+        category, sub = "all papers", "tables"
+    elif parts[1] in SHARED_RESULTS:
+        category, sub = "shared", "/".join(parts[1:-1])
+    else:
+        category = parts[1]
+        sub = "/".join(parts[2:-1]) if len(parts) > 3 else "tables"
+    if folder:
+        return report(path, category=category, subcategory="/".join(parts[2:]), patterns=["{name}.png"])
+    return report(path, category=category, subcategory=sub)
+
+
+# ---------------------------------------------------------------------------------------------------------------
 # DVC interop, step 2: when the run ends, dvc.lock records the stages whose jobs ran in it, and only those (a
 # failed run: those that finished). After --touch nothing ran, so nothing is recorded.
 def _record_in_dvc():
