@@ -106,3 +106,23 @@ def test_snakemake_end_to_end(tmp_path):
     check_outputs(ws)
     assert "Nothing to be done" in "".join(
         (r.stdout + r.stderr) for r in [snakemake(ws, "--profile", "workflow/profiles/local", "-n")])
+    check_report(ws)
+
+
+def check_report(ws: Path) -> None:
+    """`snakemake --report report.html` holds every figure under results/, in its paper's category, and the
+    claims table and leaderboard in the cross-paper one (report_item in workflow/rules/common.smk)."""
+    snakemake(ws, "--report", "report.html")
+    html = (ws / "report.html").read_text()
+    m = re.search(r"var categories = (\{.*?\});\n", html)
+    assert m, "report.html: no categories"
+    categories = json.loads(m.group(1))
+    items = {cat: {p for paths in subs.values() for p in paths} for cat, subs in categories.items()}
+    figures = {p.relative_to(ws).as_posix() for p in (ws / "results").rglob("*.png")}
+    assert len(figures) >= 11  # 6 per experiment, 4 toy studies, the sensitivity grid
+    for fig in figures:
+        paper = fig.split("/")[1]
+        assert fig in items.get(paper, set()), f"{fig} is not in the report's {paper} category"
+        assert f'"{fig}": {{"name"' in html, f"{fig}: no data in the report"
+    assert {"results/claims.csv", "results/leaderboard.csv"} <= items["all papers"]
+    assert "results/ncsn/claims.csv" in items["ncsn"] and "results/ncsn/summary.csv" in items["ncsn"]

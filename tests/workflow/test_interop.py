@@ -56,6 +56,62 @@ def test_stage_of_maps_markers_and_outputs():
     assert dvc_interop.stage_of("models/ncsn", stages) is None
 
 
+def test_only_stages_with_an_up_to_date_upstream_are_trusted(tmp_path):
+    """ancient() inputs only where DVC holds the stage AND everything upstream of it up to date: below a changed
+    stage, Snakemake must rerun what reads the changed outputs (issue #16)."""
+    upstream = {"train": set(), "select_sample": {"train"}, "select": {"select_sample"}, "sample": {"select"},
+                "evaluate": {"sample"}, "toy": set(), "summary": {"evaluate", "toy"}}
+    stages = {s: [f"out/{s}"] for s in upstream}
+    state = dvc_interop.DvcState(tmp_path, stages, up_to_date=set(upstream) - {"select_sample"},
+                                 changed={"select_sample"}, upstream=upstream, asked=True)
+    assert state.trusted == {"train", "toy"}
+    assert state.is_up_to_date("out/evaluate") and not state.is_trusted("out/evaluate")
+    assert state.must_rerun("out/select_sample") and (tmp_path / dvc_interop.STAMP).exists()
+    state = dvc_interop.DvcState(tmp_path, stages, up_to_date=set(upstream), upstream=upstream, asked=True)
+    assert state.trusted == set(upstream)
+    assert state.distrust({"select"}) == {"select", "sample", "evaluate", "summary"}
+    assert state.trusted == {"train", "select_sample", "toy"}
+
+
+def test_dag_order_and_downstream():
+    upstream = {"a": set(), "b": {"a"}, "c": {"b"}, "d": {"a"}, "e": {"c", "d"}}
+    order = dvc_interop.dag_order(["e", "c", "a", "d"], upstream)
+    assert order.index("a") < order.index("c") < order.index("e") and order.index("d") < order.index("e")
+    assert set(order) == {"a", "c", "d", "e"}
+    assert dvc_interop.downstream_of(["b"], upstream) == {"b", "c", "e"}
+
+
+def test_fallback_is_said(tmp_path):
+    """When DVC cannot be asked, the state says so (and the Snakefile prints it)."""
+    (tmp_path / ".dvc").mkdir()
+    (tmp_path / "dvc.yaml").write_text("stages: [this is not a stage list\n")
+    (tmp_path / "dvc.lock").write_text("")
+    state = dvc_interop.read_state(tmp_path)
+    assert not state.asked and "dvc status failed" in state.note
+    assert "DVC not asked (dvc status failed" in dvc_interop.fallback_message(state)
+    plain = dvc_interop.read_state(tmp_path / "nothing")
+    assert not plain.asked and "not a DVC repository" in dvc_interop.fallback_message(plain)
+
+
+def test_no_commit_when_params_changed_during_the_run(tmp_path):
+    (tmp_path / ".dvc").mkdir()
+    (tmp_path / "dvc.yaml").write_text("stages: {}\n")
+    (tmp_path / "params.yaml").write_text("seed: 1\n")
+    digest = dvc_interop.params_digest(tmp_path)
+    (tmp_path / "params.yaml").write_text("seed: 2\n")
+    said = []
+    assert dvc_interop.commit(tmp_path, ["out/x"], log=said.append, parsed_params_digest=digest) == []
+    assert "params.yaml changed while Snakemake ran" in said[0]
+
+
+def test_snakefile_says_when_dvc_is_not_asked(tmp_path):
+    ws = make_workspace(tmp_path / "plain", TINY_PARAMS)  # no DVC repository
+    res = snakemake(ws, "-n", "data/processed/mnist_embedded")
+    assert "dvc_interop: DVC not asked (not a DVC repository)" in res.stderr
+    off = snakemake(ws, "-n", "data/processed/mnist_embedded", env=tool_env(ws, SCOREREPRO_DVC_INTEROP="0"))
+    assert "DVC not asked (SCOREREPRO_DVC_INTEROP=0)" in off.stderr
+
+
 def test_stage_of_maps_every_snakemake_marker_to_its_dvc_stage(ws, monkeypatch):
     """The completion markers Snakemake declares instead of persistent output folders (common.smk) lie inside the
     folders dvc.yaml declares, so the interop finds their stage (and checks it, drops stale metadata, commits it)."""

@@ -109,6 +109,22 @@ def test_slurm_plugin_turns_gpu_resource_into_gpus(workspace):
     assert seen["download"] == "" and seen["ncsn_toy"] == ""
 
 
+def test_slurm_profile_refuses_its_placeholder_partition(workspace):
+    """The slurm profile ships `slurm_partition=CHANGE_ME`: a dry run warns loudly, a run refuses before it submits
+    anything; with a partition given, no warning."""
+    target = "results/ncsn/toy/fig2_scores/metrics.json"
+    dry = snakemake(workspace, "--profile", "workflow/profiles/slurm", "-n", "--forceall", target)
+    assert "WARNING" in dry.stderr and "slurm_partition=CHANGE_ME" in dry.stderr
+    res = snakemake(workspace, "--profile", "workflow/profiles/slurm", "--forceall", target, check=False)
+    assert res.returncode != 0
+    assert "refusing to submit" in res.stderr and "slurm_partition=CHANGE_ME" in res.stderr, res.stderr[-3000:]
+    assert not (workspace / target).exists()
+    assert "Submitted" not in res.stdout + res.stderr
+    ok = snakemake(workspace, "--profile", "workflow/profiles/slurm", "-n", "--forceall", target,
+                   "--default-resources", "slurm_partition=gpu", "mem_mb=4000", "runtime=60", "gpu=0")
+    assert "CHANGE_ME" not in ok.stdout + ok.stderr
+
+
 @pytest.mark.slow
 def test_cluster_generic_runs_real_stages(tmp_path):
     ws = make_workspace(tmp_path / "ws", TINY_PARAMS)

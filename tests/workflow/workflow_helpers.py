@@ -16,8 +16,10 @@ TINY_PARAMS = REPO / "tests" / "fixtures" / "tiny_params.yaml"
 BIN = Path(sys.executable).parent  # the environment's snakemake, dvc and scorerepro live beside its python
 
 # What a workspace needs: the two DAG definitions, the rules, schema, profiles and interop script, and the package
-# source, which every stage lists among its deps (workflow/scripts/code_deps.py).
-WORKFLOW_FILES = ["Snakefile", "dvc.yaml", "workflow", ".dvcignore", "src"]
+# source, which every stage lists among its deps (workflow/scripts/code_deps.py). And the repository's .gitignore:
+# where git already ignores an output (data/, models/, samples/), DVC writes no .gitignore of its own into the
+# folder above it, so folder deps (samples/ncsn/<exp>/select, ...) hash the same as in the repository.
+WORKFLOW_FILES = ["Snakefile", "dvc.yaml", "workflow", ".dvcignore", ".gitignore", "src"]
 
 
 def tool_env(tmp: Path, **extra: str) -> dict[str, str]:

@@ -150,11 +150,14 @@ def dvc_params(*keys):
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# DVC interop, step 1: which stages DVC holds up to date (main process only; see dvc_interop.py).
+# DVC interop, step 1: which stages DVC holds up to date, and which of those have nothing but up-to-date stages
+# upstream ("trusted": only their inputs may be ancient()); main process only, see dvc_interop.py.
 if workflow.is_main_process:
     DVC_STATE = dvc_interop.read_state(os.getcwd())
-    if DVC_STATE.up_to_date or DVC_STATE.changed:
+    if DVC_STATE.asked:
         print(f"dvc_interop: {DVC_STATE.note}", file=sys.stderr)
+    else:
+        print(dvc_interop.fallback_message(DVC_STATE), file=sys.stderr)
     if DVC_STATE.up_to_date:
         _dropped = dvc_interop.forget_stale_metadata(workflow, DVC_STATE, [
             path
@@ -163,10 +166,34 @@ if workflow.is_main_process:
             for path in [out] + [os.path.join(out, os.path.basename(m)) for m in PERSISTENT_MARKERS.values()]
         ])
         if _dropped:
-            print(f"dvc_interop: dropped Snakemake metadata of {len(_dropped)} output(s) that DVC rewrote since",
-                  file=sys.stderr)
+            print(f"dvc_interop: dropped Snakemake metadata of {len(_dropped)} output(s) that DVC rewrote, or that "
+                  "Snakemake reran on DVC's word, since", file=sys.stderr)
 else:
     DVC_STATE = dvc_interop.DvcState(os.getcwd(), note="not the main Snakemake process")
+
+_FORCED_CHECKED = []
+
+
+def _distrust_forced():
+    """--forcerun RULE|FILE, --force TARGET, --forceall: Snakemake reruns those jobs (and, by its own rule, what
+    depends on them) whatever DVC says, so nothing downstream of them may keep ancient() inputs. The DAG settings
+    exist only once the DAG is built, hence here (first input function call) and not at parse time."""
+    if _FORCED_CHECKED or not DVC_STATE.trusted:
+        return
+    _FORCED_CHECKED.append(True)
+    ds = getattr(workflow, "dag_settings", None)
+    if ds is None:
+        return
+    if ds.forceall:
+        forced = set(DVC_STATE.stages)
+    else:
+        named = set(ds.forcerun) | (set(ds.targets) if ds.forcetargets else set())
+        forced = {s for s in DVC_STATE.stages if s.split("@")[0] in named}
+        forced |= {DVC_STATE.stage_of(os.path.normpath(n)) for n in named} - {None}
+    lost = DVC_STATE.distrust(forced)
+    if lost:
+        print(f"dvc_interop: forced reruns: mtimes decide for {len(lost)} stage(s) DVC holds up to date",
+              file=sys.stderr)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -190,10 +217,12 @@ def code(stage):
 
 def dvc_inputs(output, *parts):
     """Input function for the rule whose first output is `output` (a pattern). `parts` are patterns, lists of
-    paths, or functions of the wildcards. When DVC says the stage producing `output` is up to date, every input
-    is wrapped in ancient(): its modification time (new after `dvc checkout`) cannot trigger a rerun. When
-    dvc.lock records that stage and DVC says it changed, the interop stamp (newer than any output) is added:
-    Snakemake reruns the job even where it has no metadata of its own (outputs made by `dvc repro`)."""
+    paths, or functions of the wildcards. When DVC says the stage producing `output` is up to date and so is
+    every stage upstream of it, every input is wrapped in ancient(): its modification time (new after `dvc
+    checkout`) cannot trigger a rerun. (Not when only the stage itself is: an upstream job will run, and then
+    this one must run after it, which ancient() inputs would prevent.) When DVC says the stage changed, the
+    interop stamp (newer than any output) is added: Snakemake reruns the job even where it has no metadata of its
+    own (outputs made by `dvc repro`)."""
 
     def files(wildcards):
         wc = dict(wildcards.items())
@@ -202,7 +231,8 @@ def dvc_inputs(output, *parts):
             v = p(wildcards) if callable(p) else p
             for f in [v] if isinstance(v, str) else v:
                 out.append(f.format(**wc))
-        if DVC_STATE.is_up_to_date(output.format(**wc)):
+        _distrust_forced()
+        if DVC_STATE.is_trusted(output.format(**wc)):
             return [ancient(f) for f in out]
         if DVC_STATE.must_rerun(output.format(**wc)):
             return out + [dvc_interop.STAMP]
@@ -255,8 +285,98 @@ def res(rule_name):
     return r
 
 
+# A profile's placeholder left in place (workflow/profiles/slurm: `slurm_partition=CHANGE_ME`): said loudly at
+# parse time (a dry run shows what would be submitted), and refused before the first job is submitted.
+RESOURCE_PLACEHOLDER = "CHANGE_ME"
+
+
+def _placeholders_in_settings():
+    rs = workflow.resource_settings
+    found = [f"default-resources: {a}" for a in (getattr(rs.default_resources, "args", None) or [])
+             if RESOURCE_PLACEHOLDER in str(a)]
+    for rule_name, values in dict(rs.overwrite_resources or {}).items():
+        for key, value in dict(values).items():
+            raw = getattr(value, "raw", value)
+            if RESOURCE_PLACEHOLDER in str(raw):
+                found.append(f"set-resources: {rule_name}: {key}={raw}")
+    return found
+
+
+def _placeholders_in_jobs(jobs):
+    return sorted({f"{key}={value}" for job in jobs for key, value in dict(job.resources).items()
+                   if isinstance(value, str) and RESOURCE_PLACEHOLDER in value})
+
+
+def placeholder_message(found):
+    return (f"resources still hold the profile's placeholder {RESOURCE_PLACEHOLDER}: {'; '.join(found)}. Set your "
+            "site's values (workflow/profiles/slurm/config.yaml: slurm_partition, and slurm_account where your "
+            "site needs one) or pass them, e.g. --default-resources slurm_partition=gpu")
+
+
+if workflow.is_main_process and _placeholders_in_settings():
+    print("\n".join(["", "!" * 100, f"WARNING: {placeholder_message(_placeholders_in_settings())}.",
+                      "A run (not a dry run) refuses to submit any job until they are set.", "!" * 100, ""]),
+          file=sys.stderr)
+
+
+onstart:
+    _found = _placeholders_in_jobs(workflow.dag.needrun_jobs())
+    if _found:
+        raise WorkflowError(f"refusing to submit: {placeholder_message(_found)}")
+
+
 # ---------------------------------------------------------------------------------------------------------------
-# DVC interop, step 2: after a successful run, dvc.lock records what Snakemake produced.
+# Snakemake's report: `snakemake --report report.html` (after a run) collects every figure (.png) and table (.csv)
+# under results/ into one HTML page, one category per paper plus one for the tables across papers. The items are
+# marked on the inputs of rule `all` (Snakefile; a report flag on an input counts as on an output), so the paper
+# rule files need no report() of their own: a new paper's figures appear by their path, results/<paper>/...
+# tests/workflow/test_e2e.py checks that the report holds every figure and the claims table.
+REPORT_SUFFIXES = (".png", ".csv")
+# results/ folders that are not a paper's: shared stages' results
+SHARED_RESULTS = {"classifier"}
+
+
+def report_item(path):
+    """`path` (an output of some rule) flagged as a report item when it is a figure or table under results/:
+    category = the paper (results/<paper>/...), "all papers" (results/claims.csv, leaderboard.csv) or "shared"
+    (results/classifier/...); subcategory = the experiment or study folder (or "tables"). A folder output (NCSN's
+    inpainting/) contributes its PNGs. Other paths are returned unchanged."""
+    parts = str(path).split("/")
+    if parts[0] != "results":
+        return path
+    folder = not os.path.splitext(parts[-1])[1]
+    if not folder and not parts[-1].endswith(REPORT_SUFFIXES):
+        return path
+    if len(parts) == 2:
+        category, sub = "all papers", "tables"
+    elif parts[1] in SHARED_RESULTS:
+        category, sub = "shared", "/".join(parts[1:-1])
+    else:
+        category = parts[1]
+        sub = "/".join(parts[2:-1]) if len(parts) > 3 else "tables"
+    if folder:
+        return report(path, category=category, subcategory="/".join(parts[2:]), patterns=["{name}.png"])
+    return report(path, category=category, subcategory=sub)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# DVC interop, step 2: when the run ends, dvc.lock records the stages whose jobs ran in it, and only those (a
+# failed run: those that finished). After --touch nothing ran, so nothing is recorded.
+def _record_in_dvc():
+    if not workflow.is_main_process:
+        return
+    log = lambda m: print(m, file=sys.stderr)  # noqa: E731
+    if getattr(workflow, "touch", False):
+        log("dvc_interop: --touch ran no job: dvc.lock not updated")
+        return
+    ran = [str(f) for job in workflow.dag.finished_jobs for f in job.output]
+    dag = [str(f) for job in workflow.dag.jobs for f in job.output]
+    dvc_interop.commit(os.getcwd(), ran, log=log, parsed_params_digest=DVC_STATE.params_digest, dag_outputs=dag)
+
+
 onsuccess:
-    outputs = [str(f) for job in workflow.dag.jobs for f in job.output]
-    dvc_interop.commit(os.getcwd(), outputs, log=lambda m: print(m, file=sys.stderr))
+    _record_in_dvc()
+
+
+onerror:
+    _record_in_dvc()

@@ -1,4 +1,5 @@
-"""DVC <-> Snakemake interoperability: either front end may run after the other without redoing finished work.
+"""DVC <-> Snakemake interoperability: either front end may run after the other without redoing finished work, and
+neither records an output as current unless the stage that makes it ran with the current params, code and inputs.
 
 The two front ends keep different records of what is up to date:
 
@@ -7,46 +8,62 @@ The two front ends keep different records of what is up to date:
 * Snakemake compares modification times (an input newer than the oldest output reruns the job) and, where it
   ran a job itself, its metadata in .snakemake/ (params, shell command, set of inputs).
 
-Measured with Snakemake 9.27 and DVC 3.67 on this workflow (tests/workflow/test_interop.py repeats the
-measurements): after `dvc repro`, `snakemake -n` finds nothing to do only by luck of the order in which DVC wrote
-the files; after `dvc checkout` (new mtimes) it wants to rerun every job whose input now looks newer than its
-output; and after `snakemake`, `dvc status` reports every stage as changed because dvc.lock never saw those outputs.
+Measured with Snakemake 9.27 and DVC 3.67 on this workflow (tests/workflow/test_interop.py and
+test_provenance.py repeat the measurements): after `dvc repro`, `snakemake -n` finds nothing to do only by luck
+of the order in which DVC wrote the files; after `dvc checkout` (new mtimes) it wants to rerun every job whose
+input now looks newer than its output; and after `snakemake`, `dvc status` reports every stage as changed because
+dvc.lock never saw those outputs.
 
 Two hooks close the gap, both wired in workflow/rules/common.smk:
 
 1. Parse time (main Snakemake process only): ask DVC which stages are up to date (`Repo.status()`, the same
-   check as `dvc status`: hashes, cached by DVC's state database, so fast after the first call).
-   a. A stage that is up to date has outputs made from exactly its current deps, params and command, so for
-      the matching Snakemake job the inputs are wrapped in `ancient()`: their mtimes cannot trigger a rerun.
-      The test is on the *consuming* stage, not on the producer of the input: a producer may be up to date
-      while its consumer is stale (after `dvc repro preprocess` alone, say), and then mtimes must still decide.
+   check as `dvc status`: hashes, cached by DVC's state database, so fast after the first call), and read DVC's
+   stage graph.
+   a. A stage that is up to date AND whose every upstream stage (transitively) is up to date has outputs made
+      from exactly its current deps, params and command, and none of its inputs will be remade in this run
+      for a reason DVC knows of; for the matching Snakemake job the inputs are wrapped in `ancient()`: their
+      mtimes cannot trigger a rerun. ("Trusted" below.) A stage DVC calls up to date whose upstream is NOT up
+      to date is left to Snakemake's rules: its upstream job will run, and Snakemake reruns every job
+      downstream of a job it runs unless all the inputs it takes from that job are ancient() -- which is how
+      the first version of this module let evaluate, neighbours, the tables... keep results made from the old
+      samples after a sampling parameter changed (issue #16). `--forceall` / `-f` trust nothing; `--forcerun
+      RULE` trusts nothing downstream of RULE's stages.
    b. Where Snakemake metadata of an output of an up-to-date stage no longer describes the file on disk (DVC
       rewrote or restored it since Snakemake recorded it: the recorded end time differs from the file's mtime),
       or records the stamp of c., that record is dropped, as `snakemake --cleanup-metadata FILE` would, so a
       params change already carried out by `dvc repro` is not redone by Snakemake.
-   c. A stage that dvc.lock records but DVC reports changed (its params, command or deps changed since) gets
-      one more input, a stamp file touched at parse time: Snakemake reruns it. Without this, an output that
-      only DVC ever made has no Snakemake metadata, so Snakemake could not see a params change at all, and the
-      commit of 2. would then record stale outputs as up to date.
+   c. A stage DVC reports changed (params, command, code or deps changed, an output missing or modified, or not
+      recorded in dvc.lock at all) gets one more input, a stamp file touched at parse time: Snakemake reruns it,
+      so that both front ends call the same stages stale. Without this, an output that only DVC ever made has
+      no Snakemake metadata, so Snakemake could not see a params change at all.
    Snakemake's own triggers (params, code, input set, missing output, mtime elsewhere) all stay on.
-2. On success (`onsuccess:`): `dvc commit --force` the DVC stages of every job in this run's DAG, so dvc.lock
-   records what Snakemake produced and `dvc status` / `dvc repro` find nothing to do.
+2. When the run ends (`onsuccess:`, and `onerror:` for the jobs that did finish): `dvc commit --force
+   --no-relink` exactly the DVC stages whose jobs ran in this run, one by one in DAG order (a progress line
+   each), so dvc.lock records what Snakemake produced and `dvc status` / `dvc repro` find nothing to do. A stage
+   Snakemake did not run is never committed: if it is stale, it stays stale in dvc.lock too. `--no-relink`
+   leaves the files Snakemake made in place (a relink rewrites them, and their new mtimes would make their
+   consumers look older than their inputs). Nothing is committed after `--touch` (nothing ran) or when
+   params.yaml changed during the run (the jobs ran with the old values). Then DVC is asked once more, and the
+   stages of this run it still reports stale (possible only where Snakemake reran a stage for a reason of its
+   own and a consumer DVC trusted was kept) are named.
 
-Everything here degrades to plain Snakemake behaviour (warn, do nothing) when there is no DVC repository, no
-dvc.lock, DVC is busy (another `dvc` holds the repository lock), or SCOREREPRO_DVC_INTEROP=0 is set.
+When DVC cannot be asked (no DVC repository, DVC busy: another `dvc` holds the repository lock, a broken
+dvc.yaml, or SCOREREPRO_DVC_INTEROP=0), the Snakefile says so on stderr and plain Snakemake rules decide (mtimes
+and Snakemake's metadata); the closing commit still records exactly the stages that ran.
 Only the main process talks to DVC: cluster jobs re-read the Snakefile and must not race on the DVC lock.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
-import subprocess
 import sys
 from pathlib import Path, PurePosixPath
-from typing import Iterable
+from typing import Callable, Iterable
 
 ENV_SWITCH = "SCOREREPRO_DVC_INTEROP"
+STAMP = ".snakemake/dvc-interop/changed-according-to-dvc"
 
 
 def enabled() -> bool:
@@ -66,13 +83,22 @@ def _quiet_dvc():
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
+def _stage_graph(repo) -> tuple[dict[str, list[str]], dict[str, set[str]]]:
+    """Every stage of dvc.yaml (foreach/matrix resolved) with its output paths, and the stages each depends on
+    directly (DVC's own graph: a dep that is, holds or lies inside another stage's output)."""
+    stages = {s.name: [_norm(o.def_path) for o in s.outs] for s in repo.index.stages}
+    graph = repo.index.graph  # edges go from a stage to the stages it depends on
+    upstream = {s.name: {d.name for d in graph.successors(s)} for s in graph.nodes}
+    return stages, upstream
+
+
 def dvc_stages(root: str | os.PathLike) -> dict[str, list[str]]:
     """Every stage of dvc.yaml (foreach/matrix resolved) with its output paths, relative to root."""
     from dvc.repo import Repo
 
     _quiet_dvc()
     with Repo(str(root)) as repo:
-        return {s.name: [_norm(o.def_path) for o in s.outs] for s in repo.index.stages}
+        return _stage_graph(repo)[0]
 
 
 def stage_of(path: str | os.PathLike, stages: dict[str, list[str]]) -> str | None:
@@ -86,25 +112,74 @@ def stage_of(path: str | os.PathLike, stages: dict[str, list[str]]) -> str | Non
     return None
 
 
-STAMP = ".snakemake/dvc-interop/changed-according-to-dvc"
+def downstream_of(names: Iterable[str], upstream: dict[str, set[str]]) -> set[str]:
+    """`names` and every stage that depends on one of them, directly or not."""
+    below: dict[str, set[str]] = {}
+    for stage, ups in upstream.items():
+        for u in ups:
+            below.setdefault(u, set()).add(stage)
+    todo, seen = list(names), set(names)
+    while todo:
+        for d in below.get(todo.pop(), ()):
+            if d not in seen:
+                seen.add(d)
+                todo.append(d)
+    return seen
+
+
+def dag_order(names: Iterable[str], upstream: dict[str, set[str]]) -> list[str]:
+    """`names`, each after the stages it depends on (directly or not), otherwise sorted."""
+    names = set(names)
+    order: list[str] = []
+    done: set[str] = set()
+
+    def visit(n, path=()):
+        if n in done or n in path:
+            return
+        for u in sorted(upstream.get(n, ())):
+            visit(u, path + (n,))
+        done.add(n)
+        if n in names:
+            order.append(n)
+
+    for n in sorted(names):
+        visit(n)
+    return order
+
+
+def params_digest(root: str | os.PathLike) -> str | None:
+    p = Path(root) / "params.yaml"
+    return hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else None
 
 
 class DvcState:
-    """What DVC knows, read once at Snakefile parse time: every stage's outputs, the stages DVC holds up to date,
-    and the stages dvc.lock records that DVC reports changed."""
+    """What DVC knows, read once at Snakefile parse time: every stage's outputs and direct upstream stages, the
+    stages DVC holds up to date, the ones it reports changed, and from these the trusted ones (up to date, and
+    so is everything upstream). `asked` is False when DVC could not or need not be asked (`note` says why)."""
 
     def __init__(self, root: str | os.PathLike, stages: dict[str, list[str]] | None = None,
-                 up_to_date: set[str] | None = None, changed: set[str] | None = None, note: str = ""):
+                 up_to_date: set[str] | None = None, changed: set[str] | None = None, note: str = "",
+                 upstream: dict[str, set[str]] | None = None, asked: bool = False):
         self.root = Path(root)
         self.stages = stages or {}
-        self.up_to_date = up_to_date or set()
-        self.changed = changed or set()
+        self.up_to_date = set(up_to_date or ())
+        self.changed = set(changed or ())
+        self.upstream = upstream or {s: set() for s in self.stages}
         self.note = note
+        self.asked = asked
+        self.params_digest = params_digest(root)
+        self.trusted = {s for s in self.up_to_date if _closure(s, self.upstream) <= self.up_to_date}
         self._cache: dict[str, str | None] = {}
         if self.changed:  # newer than every output now on disk
             stamp = self.root / STAMP
             stamp.parent.mkdir(parents=True, exist_ok=True)
             stamp.touch()
+
+    def distrust(self, names: Iterable[str]) -> set[str]:
+        """Trust neither `names` nor anything downstream of them (forced reruns); returns what was trusted."""
+        lost = downstream_of(names, self.upstream) & self.trusted
+        self.trusted -= lost
+        return lost
 
     def stage_of(self, path: str) -> str | None:
         if path not in self._cache:
@@ -112,18 +187,37 @@ class DvcState:
         return self._cache[path]
 
     def is_up_to_date(self, output_path: str) -> bool:
-        """True when the DVC stage that produces `output_path` is up to date according to DVC."""
+        """True when DVC holds the stage that produces `output_path` up to date (its own deps, params, outs)."""
         stage = self.stage_of(output_path)
         return stage is not None and stage in self.up_to_date
 
+    def is_trusted(self, output_path: str) -> bool:
+        """True when the stage producing `output_path` and every stage upstream of it are up to date in DVC's
+        view: the only case where its inputs may be ancient()."""
+        stage = self.stage_of(output_path)
+        return stage is not None and stage in self.trusted
+
     def must_rerun(self, output_path: str) -> bool:
-        """True when dvc.lock records the stage producing `output_path` and DVC reports it changed."""
+        """True when DVC reports the stage producing `output_path` changed."""
         stage = self.stage_of(output_path)
         return stage is not None and stage in self.changed
 
 
+def _closure(stage: str, upstream: dict[str, set[str]]) -> set[str]:
+    """Every stage upstream of `stage`, directly or not."""
+    seen: set[str] = set()
+    todo = list(upstream.get(stage, ()))
+    while todo:
+        u = todo.pop()
+        if u not in seen:
+            seen.add(u)
+            todo.extend(upstream.get(u, ()))
+    return seen
+
+
 def read_state(root: str | os.PathLike) -> DvcState:
-    """DVC's view of the workspace, or an empty state (and a note why) when DVC cannot or need not be asked."""
+    """DVC's view of the workspace, or an empty state (asked=False, and a note why) when DVC cannot or need not be
+    asked."""
     root = Path(root)
     if not enabled():
         return DvcState(root, note=f"{ENV_SWITCH}=0")
@@ -136,20 +230,31 @@ def read_state(root: str | os.PathLike) -> DvcState:
 
         _quiet_dvc()
         with Repo(str(root)) as repo:
-            stages = {s.name: [_norm(o.def_path) for o in s.outs] for s in repo.index.stages}
+            stages, upstream = _stage_graph(repo)
             # keys are "dvc.yaml:name" style addresses for stages outside the root's dvc.yaml
             changed = {k.rsplit(":", 1)[-1] for k in repo.status()}
-        import yaml
-
-        locked = set((yaml.safe_load((root / "dvc.lock").read_text()) or {}).get("stages") or {})
     except Exception as e:  # DVC busy (lock), broken dvc.yaml, ...: fall back to plain Snakemake rules
-        return DvcState(root, note=f"dvc status failed ({type(e).__name__}: {e}); mtimes decide")
+        return DvcState(root, note=f"dvc status failed ({type(e).__name__}: {e})")
     up = {name for name in stages if name not in changed}
-    rerun = {name for name in stages if name in changed and name in locked}
+    changed &= set(stages)
+    state = DvcState(root, stages, up, changed, upstream=upstream, asked=True)
     note = f"{len(up)} of {len(stages)} DVC stages up to date"
-    if rerun:
-        note += f"; changed since dvc.lock, so rerun when requested: {', '.join(sorted(rerun))}"
-    return DvcState(root, stages, up, rerun, note=note)
+    waiting = up - state.trusted
+    if waiting:
+        note += f" ({len(waiting)} of them downstream of a changed stage: mtimes decide for those)"
+    if changed:
+        note += f"; changed, so rerun when requested: {', '.join(sorted(changed))}"
+    state.note = note
+    return state
+
+
+def fallback_message(state: DvcState) -> str:
+    """What the Snakefile prints when DVC was not asked."""
+    msg = (f"dvc_interop: DVC not asked ({state.note}): plain Snakemake decides what is stale (mtimes and "
+           "Snakemake's own records)")
+    if enabled() and is_dvc_repo(state.root):
+        msg += "; dvc.lock will record only the stages this run runs"
+    return msg
 
 
 def forget_stale_metadata(workflow, state: DvcState, output_paths: Iterable[str]) -> list[str]:
@@ -201,30 +306,49 @@ def stages_for_outputs(outputs: Iterable[str], stages: dict[str, list[str]]) -> 
     return names
 
 
-def commit(root: str | os.PathLike, job_outputs: Iterable[str], log=print) -> list[str]:
-    """`dvc commit --force` the DVC stages that own `job_outputs` (all outputs of a successful Snakemake run),
-    so that dvc.lock records what Snakemake produced. Returns the committed stage names."""
+def commit(root: str | os.PathLike, ran_outputs: Iterable[str], log: Callable[[str], None] = print, *,
+           parsed_params_digest: str | None = None, dag_outputs: Iterable[str] = ()) -> list[str]:
+    """Record in dvc.lock the DVC stages whose jobs ran in this Snakemake run (`ran_outputs`: the outputs of the
+    finished jobs), one `dvc commit --force --no-relink` per stage in DAG order with a progress line each. Then
+    name the stages among those of `dag_outputs` (every job of the run's DAG) that DVC still reports stale.
+    `parsed_params_digest`: params.yaml's digest when the Snakefile was parsed; when it differs now, the jobs ran
+    with other values than params.yaml holds, and nothing is committed. Returns the committed stage names."""
     root = Path(root)
-    if not enabled() or not is_dvc_repo(root):
+    if not enabled():
+        log(f"dvc_interop: {ENV_SWITCH}=0: dvc.lock not updated")
+        return []
+    if not is_dvc_repo(root):
+        return []
+    if parsed_params_digest is not None and params_digest(root) != parsed_params_digest:
+        log("dvc_interop: params.yaml changed while Snakemake ran, so this run's jobs used other values than it "
+            "now holds: dvc.lock not updated (run snakemake or dvc repro again)")
         return []
     try:
-        stages = dvc_stages(root)
+        from dvc.repo import Repo
+
+        _quiet_dvc()
+        with Repo(str(root)) as repo:
+            stages, upstream = _stage_graph(repo)
+            ran = [s for s in stages_for_outputs(ran_outputs, stages)
+                   if all((root / o).exists() for o in stages[s])]
+            order = dag_order(ran, upstream)
+            if order:
+                log(f"dvc_interop: recording in dvc.lock the {len(order)} stage(s) this run ran")
+            for i, name in enumerate(order, 1):
+                log(f"dvc_interop: dvc commit [{i}/{len(order)}] {name}")
+                repo.commit(name, force=True, relink=False)
+            if order:
+                log(f"dvc_interop: dvc.lock now records {len(order)} stage(s) run by Snakemake")
+            in_dag = stages_for_outputs(dag_outputs, stages)
+            stale = sorted({k.rsplit(":", 1)[-1] for k in repo.status(targets=in_dag)}) if in_dag else []
     except Exception as e:
-        log(f"dvc_interop: dvc.yaml could not be read ({e}); dvc.lock not updated")
+        log(f"dvc_interop: dvc commit failed ({type(e).__name__}: {e}); dvc.lock does not record this run "
+            "(`dvc status` shows what is stale, `dvc commit STAGE` records a stage)")
         return []
-    names = [s for s in stages_for_outputs(job_outputs, stages)
-             if all((root / o).exists() for o in stages[s])]
-    if not names:
-        return []
-    env = dict(os.environ, DVC_NO_ANALYTICS="1")
-    cmd = [sys.executable, "-m", "dvc", "commit", "--force", "--quiet", *names]
-    res = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True)
-    if res.returncode != 0:
-        log(f"dvc_interop: `dvc commit --force` failed (exit {res.returncode}); dvc.lock not updated:\n"
-            f"{res.stderr.strip() or res.stdout.strip()}")
-        return []
-    log(f"dvc_interop: dvc.lock now records {len(names)} stage(s) run or checked by Snakemake")
-    return names
+    if stale:
+        log(f"dvc_interop: DVC still reports {len(stale)} stage(s) of this run stale: {', '.join(stale)}; "
+            "run snakemake (or dvc repro) again to remake them")
+    return order
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -236,9 +360,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--root", default=".")
     args = ap.parse_args(argv)
     state = read_state(args.root)
-    print(state.note)
+    print(state.note if state.asked else fallback_message(state))
     for name in sorted(state.up_to_date):
-        print(f"  up to date: {name}")
+        print(f"  {'trusted' if name in state.trusted else 'up to date, upstream changed'}: {name}")
+    for name in sorted(state.changed):
+        print(f"  changed: {name}")
     return 0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -25,10 +26,25 @@ def _show(ax, images: torch.Tensor, nrow: int, padding: int = 2) -> None:
     ax.set_axis_off()
 
 
+def fit_title(title: str, width_in: float, fontsize: float, max_lines: int = 3) -> str:
+    """`title` wrapped to a figure `width_in` inches wide at `fontsize` points (about 0.55 em per character),
+    at most `max_lines` lines (the rest shortened to "..."): a caller's long description (an experiment's
+    `reproduces` text, say) then neither runs off the figure nor covers the picture."""
+    width = max(20, int(width_in * 72 / (fontsize * 0.55)))
+    lines = []
+    for part in title.splitlines() or [""]:
+        lines += textwrap.wrap(part, width) or [""]
+    if len(lines) > max_lines:
+        lines = lines[:max_lines - 1] + [textwrap.shorten(" ".join(lines[max_lines - 1:]), width, placeholder=" ...")]
+    return "\n".join(lines)
+
+
 def sample_grid(images: torch.Tensor, path: Path, title: str, nrow: int = 10) -> None:
     """Uncurated samples (Fig. 4, 5a-c)."""
     n = min(len(images), nrow * nrow)
-    fig, ax = plt.subplots(figsize=(6, 6 * ((n + nrow - 1) // nrow) / nrow + 0.4))
+    title = fit_title(title, 6, 9)
+    extra = 0.15 * title.count("\n")
+    fig, ax = plt.subplots(figsize=(6, 6 * ((n + nrow - 1) // nrow) / nrow + 0.4 + extra))
     _show(ax, images[:n], nrow)
     ax.set_title(title, fontsize=9)
     save_figure(path, fig)

@@ -4,6 +4,7 @@ and whether it holds. A claim this profile cannot test says `untested` and why, 
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import pandas as pd
@@ -13,7 +14,7 @@ from scorerepro.papers.ncsn.locations import results_dir, sensitivity_dir, toy_d
 from scorerepro.pipeline.paths import classifier_results_dir
 
 MAIN_MODE = "(5, 5)"
-# A generated-image claim is only tested when the 10-level model is within this factor of the real test split's
+# A generated-image claim is only tested when the main multi-level model is within this factor of the real test split's
 # classifier FID (the floor); further away the models are too undertrained for a comparison to mean anything.
 TESTABLE_FACTOR = 10.0
 
@@ -28,20 +29,57 @@ def _row(claim, source, measured, holds, note="") -> dict[str, Any]:
     return {"claim": claim, "source": source, "measured": measured, "holds": holds, "note": note}
 
 
+# The settings the Fig. 3 claims are about (the official toy runner): its annealed setting, as
+# toy_studies.OFFICIAL_FIG3 (repeated here so the summary stages need not import the toy studies and their
+# samplers; tests/papers/ncsn/test_claims.py keeps the two equal), and its plain Langevin: step 0.1, 1000 steps.
+OFFICIAL_FIG3 = {"sigma_begin": 20.0, "sigma_end": 1.0, "num_levels": 10, "eps": 0.1, "n_steps_each": 100,
+                 "score": "official"}
+PLAIN_FIG3 = {"eps": 0.1, "n_steps": 1000}
+
+
+def points_needed(tolerance: float, p: float = 0.8) -> int:
+    """The fewest points for which a measured fraction near `p` has a 95% sampling error (1.96 binomial standard
+    errors) no wider than `tolerance`: with fewer, a claim about the fraction to +-tolerance cannot be judged."""
+    return int(math.ceil((1.96 / tolerance) ** 2 * p * (1 - p)))
+
+
+def _fraction_gate(n_points: int, tolerance: float) -> str:
+    """Why a fraction measured on `n_points` cannot decide a claim to +-`tolerance`; "" when it can."""
+    need = points_needed(tolerance)
+    if n_points >= need:
+        return ""
+    half = 1.96 * math.sqrt(0.8 * 0.2 / n_points)
+    return (f"too little data: on {n_points} points a fraction's 95% sampling error is +-{half:.3f}, wider than "
+            f"the claim's {tolerance:g}; needs at least {need} points (toy.fig3_langevin.n_points)")
+
+
+def _setting_gate(ran: dict, official: dict, what: str) -> str:
+    """Why a run that differs from the paper's setting cannot decide a claim about that setting; "" when equal."""
+    diff = [f"{k} {ran.get(k)} (paper: {v})" for k, v in official.items() if ran.get(k) != v]
+    return f"{what} ran with {', '.join(diff)}: not the setting the claim is about" if diff else ""
+
+
 def _toy_claims() -> list[dict]:
     rows = []
     fig3 = _load(toy_dir() / "fig3_langevin" / "metrics.json")
     if fig3:
         r = fig3["results"]
+        n_points = fig3["settings"]["n_points"]
         w = r.get("official", {}).get("mode_fractions", {}).get(MAIN_MODE)
+        ran = (fig3["settings"].get("annealed") or {}).get("official", {})
+        why = "; ".join(g for g in (_setting_gate(ran, OFFICIAL_FIG3, "annealed Langevin"),
+                                    _fraction_gate(n_points, 0.03)) if g)
         rows.append(_row("Annealed Langevin with exact scores (official toy settings) puts 0.8 +- 0.03 of samples at "
                          "the (5,5) mode", "NCSN Fig. 3; seed 000 section 4",
-                         f"{w:.3f} of {fig3['settings']['n_points']} points" if w is not None else "diverged",
-                         w is not None and abs(w - 0.8) <= 0.03))
-        wl = r["langevin"].get("mode_fractions", {}).get(MAIN_MODE)
+                         f"{w:.3f} of {n_points} points" if w is not None else "diverged",
+                         "untested" if why else (w is not None and abs(w - 0.8) <= 0.03), why))
+        plain = r["langevin"]
+        wl = plain.get("mode_fractions", {}).get(MAIN_MODE)
+        why = "; ".join(g for g in (_setting_gate(plain, PLAIN_FIG3, "plain Langevin"),
+                                    _fraction_gate(n_points, 0.1)) if g)
         rows.append(_row("Plain Langevin from the same start does not recover the weights (off by > 0.1)",
-                         "NCSN Fig. 3", f"{wl:.3f}" if wl is not None else "diverged",
-                         wl is None or abs(wl - 0.8) > 0.1))
+                         "NCSN Fig. 3", f"{wl:.3f} of {n_points} points" if wl is not None else "diverged",
+                         "untested" if why else (wl is None or abs(wl - 0.8) > 0.1), why))
         rep = r.get("reported")
         if rep is None:
             rows.append(_row("The paper's reported toy setting (sigma 10 -> 0.1, eps 0.1, T 100) overflows",
@@ -102,7 +140,9 @@ def _image_claims(params: dict, ncsn_rows: list[dict]) -> list[dict]:
         floor = cls.get("fid_mnist_classifier_test_split") if cls and cls.get("applicable") else None
     main_fid = _fid(by_exp, main) if main else None
     testable = main_fid is not None and floor is not None and main_fid <= TESTABLE_FACTOR * floor
-    gate_note = (f"10-level model fid_mnist_classifier {main_fid:.3g} vs real test split {floor:.3g}: "
+    # the run this profile made, not the paper's (a profile's main model may have 3 levels, not 10)
+    main_desc = f"{main} ({exps[main]['noise']['num_levels']}-level model)" if main else ""
+    gate_note = (f"{main_desc} fid_mnist_classifier {main_fid:.3g} vs real test split {floor:.3g}: "
                  + ("close enough to compare" if testable else
                     f"more than {TESTABLE_FACTOR:g}x the floor, models too undertrained in this profile to test")
                  if main_fid is not None and floor is not None else "no MNIST classifier metric in this profile")

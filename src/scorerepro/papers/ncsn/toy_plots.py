@@ -28,12 +28,29 @@ def _moving_average(y: np.ndarray, k: int) -> np.ndarray:
     return np.concatenate([np.full(k - 1, np.nan), out])
 
 
+def _linthresh(x: float) -> float:
+    """The smallest power of ten >= max(x, 1): symlog's linear band."""
+    return float(10.0 ** np.ceil(np.log10(max(float(x), 1.0))))
+
+
+def _symlog_ticks(lo: float, hi: float, linthresh: float) -> list[float]:
+    """0 and +-10^k for the decades from linthresh out to the data range."""
+    ticks = [0.0]
+    k = int(round(np.log10(linthresh)))
+    for sign, end in ((-1.0, -lo), (1.0, hi)):
+        j = k
+        while 10.0 ** j <= max(end, 0.0) and j < k + 30:
+            ticks.append(sign * 10.0 ** j)
+            j += 1
+    return sorted(ticks)
+
+
 def plot_fig1(result, path: str | Path) -> None:
     """Loss curves with and without perturbation: one panel per run (own linear scale) and both on symlog."""
     m, arrays = result.metrics, result.arrays
     bound = m["perturbed_loss_lower_bound"]["value"]
     fig = Figure(figsize=(15, 4.2))
-    axes = fig.subplots(1, 3)
+    axes = fig.subplots(1, 3, gridspec_kw={"wspace": 0.3})
     for ax, name in zip(axes[:2], ("perturbed", "unperturbed")):
         y = np.asarray(arrays[name], dtype=np.float64)
         run = m["runs"][name]
@@ -55,8 +72,15 @@ def plot_fig1(result, path: str | Path) -> None:
         y = np.asarray(arrays[name], dtype=np.float64)
         ax.plot(np.arange(1, y.size + 1), y, color=_COLORS[name], lw=0.6, label=name)
     ax.axhline(bound, color="k", ls="--", lw=1, label=f"perturbed bound {bound:.3g}")
-    ax.set_yscale("symlog", linthresh=max(1.0, abs(bound) * 1e-4))
+    # Ticks: 0 and the decades outside the linear band only (matplotlib's own symlog ticks put a decade inside
+    # the band a hair away from 0, and the two labels overlapped).
+    values = np.concatenate([np.asarray(arrays[n], dtype=np.float64) for n in ("perturbed", "unperturbed")]
+                            + [np.array([bound])])
+    linthresh = _linthresh(abs(bound) * 1e-4)
+    ax.set_yscale("symlog", linthresh=linthresh)
+    ax.set_yticks(_symlog_ticks(float(np.nanmin(values)), float(np.nanmax(values)), linthresh))
     ax.set_xlabel("iteration")
+    ax.set_ylabel(f"SSM loss (linear within ±{linthresh:g})")
     ax.set_title("both runs (symlog)")
     ax.legend(fontsize=8)
     fig.suptitle("SSM on images with and without N(0, s^2) perturbation: " + m["verdict"], fontsize=10, y=1.04)
@@ -87,8 +111,11 @@ def plot_fig2(result, path: str | Path) -> None:
     cs = axes[3].contour(xx, yy, lp, levels=sorted([a["q_low"], a["q_high"]]), colors=["w", "r"], linewidths=1)
     axes[3].clabel(cs, fmt={a["q_low"]: "low", a["q_high"]: "high"}, fontsize=8)
     hi, lo = m["error_high_density"], m["error_low_density"]
-    axes[3].set_title(f"score error; mean: high-density {hi['mean_abs_error']:.3g},\nlow-density "
-                      f"{lo['mean_abs_error']:.3g} (red: high, white: low boundary)", fontsize=9)
+    # Three short lines: the panel is narrower than the other three (its colorbar takes room), and a longer
+    # line ran under the colorbar.
+    axes[3].set_title(f"score error, mean: high-density {hi['mean_abs_error']:.3g},\n"
+                      f"low-density {lo['mean_abs_error']:.3g}\n"
+                      "boundaries: red high-, white low-density", fontsize=9)
     for ax in axes:
         ax.set_aspect("equal")
         ax.set_xticks([])

@@ -1,0 +1,45 @@
+"""The README's commands and notes of issue #16 stay true: the CPU-only install names the torch/torchvision pair
+requirements.txt pins, the Snakemake 8 replacement for `--cluster` is spelled out, the dry-run alternatives and the
+`dvc plots show` caveats are there, and what `dvc plots show` writes is git-ignored."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+README = (REPO / "README.md").read_text()
+
+
+def _pin(name: str) -> str:
+    m = re.search(rf"^{name}==([\w.]+)$", (REPO / "requirements.txt").read_text(), re.M)
+    assert m, f"requirements.txt pins no {name}"
+    return m.group(1)
+
+
+def test_cpu_install_uses_the_pinned_pair_and_pytorchs_cpu_index():
+    line = next((l for l in README.splitlines() if "download.pytorch.org/whl/cpu" in l), None)
+    assert line is not None, "README: no CPU-only install line"
+    assert f"torch=={_pin('torch')}" in line and f"torchvision=={_pin('torchvision')}" in line, line
+    assert "--index-url https://download.pytorch.org/whl/cpu" in line
+    assert "not tested here" in README
+
+
+def test_cluster_one_liner():
+    assert re.search(r'snakemake --executor cluster-generic --cluster-generic-submit-cmd "sbatch [^"]*" --jobs \d+',
+                     README)
+
+
+def test_dry_run_alternatives_and_plots_notes():
+    section = README[README.index("dvc repro --dry"):][:600]
+    for cmd in ("snakemake -n", "dvc status", "dvc dag"):
+        assert cmd in README[README.index("dvc repro --dry") - 400:][:1000], cmd
+    assert "fresh clone" in section
+    assert "dvc_plots/" in README and "cdn.jsdelivr.net" in README
+    assert "trained_setting.step_lr" in README and "--only-changed" in README and "-A" in README
+
+
+def test_dvc_plots_output_is_git_ignored():
+    res = subprocess.run(["git", "check-ignore", "-q", "--no-index", "dvc_plots/index.html"], cwd=REPO)
+    assert res.returncode == 0, "add /dvc_plots/ to .gitignore"
