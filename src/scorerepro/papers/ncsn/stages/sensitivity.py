@@ -17,7 +17,7 @@ from scorerepro.pipeline.scoring import score
 
 
 def run(params: dict) -> None:
-    cfg = params["sensitivity"]
+    cfg = params["ncsn"]["sensitivity"]
     exp = experiment_settings(params, cfg["experiment"])
     device = resolve_device(params)
     net = load_score_net(exp, selected_checkpoint(exp), device)
