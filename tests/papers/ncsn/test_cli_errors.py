@@ -82,3 +82,10 @@ def test_a_locked_run_folder_is_one_message_naming_the_holder(tiny_run):
         res = _cli(tiny_run, "ncsn", "train", "tiny_ncsn")
     _assert_user_error(res, 75, "run folder locked", f"pid {os.getpid()}", ".train.lock")
 
+
+def test_a_diverged_sampler_is_one_message_naming_level_and_step(tiny_run):
+    tiny_run.write_params(tiny_run.params(step_lr=10.0))
+    res = _cli(tiny_run, "ncsn", "sample", "tiny_ncsn", "0")
+    _assert_user_error(res, 6, "sampling diverged", "noise level 1/3", "step 1 of 1",
+                       "lower step_lr")
+
