@@ -89,3 +89,13 @@ def test_a_diverged_sampler_is_one_message_naming_level_and_step(tiny_run):
     _assert_user_error(res, 6, "sampling diverged", "noise level 1/3", "step 1 of 1",
                        "lower step_lr")
 
+
+def test_a_stale_sample_shard_is_one_message_naming_file_setting_and_command(tiny_run):
+    from scorerepro.papers.ncsn.stages import sample
+
+    for shard in (0, 1):
+        sample.run(tiny_run.params(), "tiny_ncsn", shard)
+    tiny_run.write_params(tiny_run.params(n_steps_each=2))
+    res = _cli(tiny_run, "ncsn", "evaluate", "tiny_ncsn")
+    _assert_user_error(res, 7, "sample shard error", "samples/ncsn/tiny_ncsn/eval/shard_0.pt",
+                       "sampling.n_steps_each: shard=1, now=2", "`scorerepro ncsn sample tiny_ncsn 0`")

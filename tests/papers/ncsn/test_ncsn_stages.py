@@ -279,7 +279,8 @@ def test_neighbours_stage_searches_mirrored_samples_for_flip_trained_datasets(tm
     monkeypatch.chdir(tmp_path)
     train = torch.randint(0, 256, (40, 3, 8, 8), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
     samples = train[:6].flip(-1).clone()  # each sample is a training image, mirrored
-    monkeypatch.setattr(stage, "load_sample_shards", lambda folder: samples)
+    monkeypatch.setattr(stage, "load_sample_shards", lambda folder, *checks: samples)
+    monkeypatch.setattr(stage, "eval_settings", lambda params, exp: {})  # no selected.json here
     monkeypatch.setattr(stage, "load_train_images", lambda ds: train)
     # Stand-in for the Inception: pixels as features, so a mirrored copy is at distance 0 only after the flip.
     monkeypatch.setattr(stage, "inception_features", lambda imgs, batch, device: {"pool3": imgs.float().flatten(1)})

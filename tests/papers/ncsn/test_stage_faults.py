@@ -1,11 +1,16 @@
-"""Faults of issue #17 at the NCSN stages, on a tiny trained run (conftest.py): a runaway sampler (item 1)."""
+"""Faults of issue #17 at the NCSN stages, on a tiny trained run (conftest.py): a runaway sampler (item 1) and
+stale or leftover sample shards (item 6)."""
 
 from __future__ import annotations
 
+import shutil
+
+import pandas as pd
 import pytest
+import torch
 
 from scorerepro.papers.ncsn.sampling import SamplingDivergedError
-from scorerepro.papers.ncsn.stages import sample
+from scorerepro.papers.ncsn.stages import evaluate, figures, neighbours, sample, select
 
 RUNAWAY_STEP_LR = 10.0  # the issue's setting: level 1's step is 10 * (1 / 0.01)^2 = 1e5
 
@@ -13,6 +18,13 @@ RUNAWAY_STEP_LR = 10.0  # the issue's setting: level 1's step is 10 * (1 / 0.01)
 @pytest.fixture(autouse=True, scope="module")
 def _one_thread(one_torch_thread):
     yield
+
+
+def _saturation_fid(images, dataset, params, device, *, inception, classifier=True, is_splits=10):
+    """A stand-in metric that, like the tiny profile's classifier FID in the issue, ranks saturated images (all
+    0 or 255) best: a diverged checkpoint would win any selection that scored it."""
+    saturated = ((images == 0) | (images == 255)).float().mean().item()
+    return {"n_samples": len(images), "fid_mnist_classifier": 100.0 * (1.0 - saturated)}
 
 
 # ------------------------------------------------------------------------------------------ item 1: divergence
@@ -24,3 +36,81 @@ def test_sample_stage_refuses_a_runaway_chain_naming_level_and_step(tiny_run):
     assert (e.level, e.num_levels, e.step) == (1, 3, 1)
     assert "noise level 1/3" in str(e) and "step 1 of 1" in str(e) and "left [-100, 101]" in str(e)
     assert not (tiny_run.root / "samples/ncsn/tiny_ncsn/eval/shard_0.pt").exists()  # nothing to score
+
+
+# ------------------------------------------------------------------------------------------ item 6: shards
+
+def _shard_error():
+    from scorerepro.pipeline.common import ShardError
+
+    return ShardError
+
+
+def _sample_all(run, params):
+    for shard in params["sharding"]["shards"]:
+        sample.run(params, "tiny_ncsn", shard)
+
+
+def test_a_leftover_shard_of_an_unconfigured_index_is_ignored_and_removed_by_its_owner(tiny_run, monkeypatch,
+                                                                                       capsys):
+    folder = tiny_run.root / "samples/ncsn/tiny_ncsn/select"
+    monkeypatch.setattr(select, "score", _saturation_fid)
+    # sharding.shards [0, 1] -> [0, 1, 2] -> [0, 1]: shards 0 and 1 come back (DVC's cache), shard_2.pt stays.
+    for shard in (0, 1, 2):
+        select.sample_shard(tiny_run.params(shards=[0, 1, 2]), "tiny_ncsn", shard)
+    kept = folder / "kept_shard_2.pt"
+    shutil.copyfile(folder / "shard_2.pt", kept)
+    params = tiny_run.params(shards=[0, 1])
+    for shard in (0, 1):
+        select.sample_shard(params, "tiny_ncsn", shard)
+    assert not (folder / "shard_2.pt").exists()  # its owner removed it
+    assert "removed" in capsys.readouterr().out
+    shutil.copyfile(kept, folder / "shard_2.pt")  # ... or it came back from elsewhere
+    select.run(params, "tiny_ncsn")  # reads exactly shards 0 and 1
+    out = capsys.readouterr().out
+    assert "note: ignoring" in out and "shard_2.pt: shard 2 is not in sharding.shards [0, 1]" in out
+    table = pd.read_csv(tiny_run.root / "results/ncsn/tiny_ncsn/fig13_fid_by_iteration.csv")
+    assert list(table["n_samples"]) == [10, 10]
+
+
+@pytest.mark.parametrize("stage", [evaluate, neighbours, figures], ids=["evaluate", "neighbours", "figures"])
+def test_consumers_refuse_a_shard_made_under_other_sampling_settings(tiny_run, stage):
+    _sample_all(tiny_run, tiny_run.params())
+    changed = tiny_run.params(step_lr=1e-5)
+    with pytest.raises(_shard_error()) as err:
+        stage.run(changed, "tiny_ncsn")
+    msg = str(err.value)
+    assert "shard_0.pt" in msg and "sampling.step_lr: shard=2e-05, now=1e-05" in msg
+    assert "scorerepro ncsn sample tiny_ncsn 0" in msg
+
+
+def test_evaluate_refuses_shards_of_another_checkpoint(tiny_run):
+    params = tiny_run.params()
+    _sample_all(tiny_run, params)
+    tiny_run.select(2)  # selection changed after sampling
+    with pytest.raises(_shard_error(), match=r"shard_0\.pt.*checkpoint\.iteration: shard=4, now=2"):
+        evaluate.run(params, "tiny_ncsn")
+
+
+def test_select_refuses_a_shard_of_other_checkpoints(tiny_run, monkeypatch):
+    monkeypatch.setattr(select, "score", _saturation_fid)
+    params = tiny_run.params()
+    for shard in (0, 1):
+        select.sample_shard(params, "tiny_ncsn", shard)
+    ckpt = tiny_run.root / "models/ncsn/tiny_ncsn/checkpoints/checkpoint_2.pt"
+    ckpt.unlink()  # e.g. the run was retrained to other checkpoints
+    with pytest.raises(_shard_error()) as err:
+        select.run(params, "tiny_ncsn")
+    assert "select/shard_0.pt" in str(err.value) and "checkpoints.2: shard=" in str(err.value)
+    assert "scorerepro ncsn select_sample tiny_ncsn 0" in str(err.value)
+
+
+def test_a_shard_without_settings_is_refused(tiny_run):
+    params = tiny_run.params()
+    _sample_all(tiny_run, params)
+    path = tiny_run.root / "samples/ncsn/tiny_ncsn/eval/shard_1.pt"
+    payload = torch.load(path, weights_only=True)
+    del payload["made_with"]
+    torch.save(payload, path)  # as an older scorerepro wrote it
+    with pytest.raises(_shard_error(), match=r"shard_1\.pt records no settings.*scorerepro ncsn sample tiny_ncsn 1"):
+        evaluate.run(params, "tiny_ncsn")

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import torch
 
-from scorerepro.core.fileio import atomic_path, save_torch, write_json
+from scorerepro.core.fileio import atomic_path, write_json
 from scorerepro.papers.ncsn.experiment import build_score_net, experiment_settings
 from scorerepro.papers.ncsn.locations import model_dir, results_dir, samples_dir
+from scorerepro.papers.ncsn.shard_settings import SELECT_RERUN, checkpoint_hashes, select_settings
 from scorerepro.papers.ncsn.stages.batched_sampling import sample_batches
-from scorerepro.pipeline.common import resolve_device, shard_range, to_uint8
+from scorerepro.pipeline.common import (read_shards, remove_unlisted_shards, resolve_device, save_shard, shard_range,
+                                        to_uint8)
 from scorerepro.pipeline.scoring import score
 from scorerepro.training import list_checkpoints, load_model_weights
 
@@ -41,9 +43,22 @@ def sample_shard(params: dict, experiment: str, shard: int) -> None:
         load_model_weights(net, path, which="auto")
         samples, _ = sample_batches(net, exp, start, stop, params["seed"], device)
         images[step] = to_uint8(samples)
-    save_torch(samples_dir(exp["name"]) / "select" / f"shard_{shard}.pt",
+    folder = samples_dir(exp["name"]) / "select"
+    save_shard(folder, shard, select_settings(params, exp),
                {"range": [start, stop], "images_by_step": images})
+    remove_unlisted_shards(folder, shards)
     print(f"select {experiment} shard {shard}: samples {start}..{stop - 1} of {len(images)} checkpoints")
+
+
+def _row(step: int, parts: list[dict], exp: dict, params: dict, device, curve_metric: str) -> dict:
+    """One row of the FID-by-iteration table: the checkpoint's score on all shards."""
+    use_inception = curve_metric == "fid_inception"
+    imgs = torch.cat([p["images_by_step"][step] for p in parts])
+    m = score(imgs, exp["dataset"], params, device, inception=use_inception, classifier=not use_inception)
+    if curve_metric not in m:
+        raise ValueError(f"select.metric {curve_metric} is not available for {exp['dataset']} "
+                         f"(have: {sorted(m)}); use fid_inception")
+    return {"iteration": step, "fid": m[curve_metric], "metric": curve_metric, "n_samples": len(imgs)}
 
 
 def run(params: dict, experiment: str) -> None:
@@ -54,36 +69,26 @@ def run(params: dict, experiment: str) -> None:
 
     exp = experiment_settings(params, experiment)
     name = exp["name"]
-    folder = samples_dir(name) / "select"
-    files = sorted(folder.glob("shard_*.pt"), key=lambda p: int(p.stem.split("_")[1]))
-    if len(files) != len(params["sharding"]["shards"]):
-        raise FileNotFoundError(f"{folder} holds {len(files)} shards, expected {len(params['sharding']['shards'])}: "
-                                f"run `scorerepro ncsn select_sample {name} <shard>` for each shard")
-    parts = [torch.load(f, weights_only=True) for f in files]
+    hashes = checkpoint_hashes(name)
+    parts = read_shards(samples_dir(name) / "select", params["sharding"]["shards"],
+                        select_settings(params, exp, hashes), SELECT_RERUN.format(name=name))
     steps = sorted(parts[0]["images_by_step"])
     device = resolve_device(params)
     metric = exp["select"]["metric"]
     curve_metric = "fid_mnist_classifier" if metric == "last" else metric
-    use_inception = curve_metric == "fid_inception"
-    rows = []
-    for step in steps:
-        imgs = torch.cat([p["images_by_step"][step] for p in parts])
-        m = score(imgs, exp["dataset"], params, device, inception=use_inception, classifier=not use_inception)
-        if curve_metric not in m:
-            raise ValueError(f"select.metric {curve_metric} is not available for {exp['dataset']} "
-                             f"(have: {sorted(m)}); use fid_inception")
-        rows.append({"iteration": step, "fid": m[curve_metric], "metric": curve_metric, "n_samples": len(imgs)})
-    table = pd.DataFrame(rows)
-    best = table.loc[table["fid"].idxmin()] if metric != "last" else table.iloc[-1]
+    table = pd.DataFrame([_row(step, parts, exp, params, device, curve_metric) for step in steps])
     res = results_dir(name)
     with atomic_path(res / "fig13_fid_by_iteration.csv") as tmp:
         table.to_csv(tmp, index=False)
-    ckpt = dict(list_checkpoints(model_dir(name)))[int(best["iteration"])]
+    best = table.loc[table["fid"].idxmin()] if metric != "last" else table.iloc[-1]
+    iteration = int(best["iteration"])
+    ckpt = dict(list_checkpoints(model_dir(name)))[iteration]
+    rule = "lowest " + curve_metric if metric != "last" else "last checkpoint"
     write_json(res / "selected.json", {
-        "experiment": name, "rule": "lowest " + curve_metric if metric != "last" else "last checkpoint",
-        "iteration": int(best["iteration"]), "checkpoint": str(ckpt), curve_metric: float(best["fid"]),
-        "n_samples_per_checkpoint": int(best["n_samples"]),
+        "experiment": name, "rule": rule,
+        "iteration": iteration, "checkpoint": str(ckpt), "checkpoint_sha256": hashes[str(iteration)],
+        curve_metric: float(best["fid"]), "n_samples_per_checkpoint": int(best["n_samples"]),
     })
     plot_fid_by_iteration(table, res / "fig13_fid_by_iteration.png", title=f"{name}: {curve_metric} by checkpoint",
-                          selected=int(best["iteration"]))
-    print(f"select {name}: iteration {int(best['iteration'])} ({curve_metric} {best['fid']:.3f})")
+                          selected=iteration)
+    print(f"select {name}: iteration {iteration} ({curve_metric} {best['fid']:.3f})")
