@@ -3,6 +3,8 @@ stale or leftover sample shards (item 6)."""
 
 from __future__ import annotations
 
+import json
+import math
 import shutil
 
 import pandas as pd
@@ -10,7 +12,7 @@ import pytest
 import torch
 
 from scorerepro.papers.ncsn.sampling import SamplingDivergedError
-from scorerepro.papers.ncsn.stages import evaluate, figures, neighbours, sample, select
+from scorerepro.papers.ncsn.stages import evaluate, figures, neighbours, sample, select, sensitivity
 
 RUNAWAY_STEP_LR = 10.0  # the issue's setting: level 1's step is 10 * (1 / 0.01)^2 = 1e5
 
@@ -27,6 +29,29 @@ def _saturation_fid(images, dataset, params, device, *, inception, classifier=Tr
     return {"n_samples": len(images), "fid_mnist_classifier": 100.0 * (1.0 - saturated)}
 
 
+def _select_with_runaway_checkpoints(run, monkeypatch, runaway_steps: set[int], shards=(0, 1)):
+    """select_sample for every shard, with the runaway step_lr for the checkpoints in `runaway_steps`."""
+    current = {}
+    real_load, real_sample = select.load_model_weights, select.sample_batches
+
+    def load(net, path, which):
+        current["step"] = int(path.stem.split("_")[1])
+        return real_load(net, path, which=which)
+
+    def draw(net, exp, *args, **kwargs):
+        if current["step"] in runaway_steps:
+            exp = {**exp, "sampling": {**exp["sampling"], "step_lr": RUNAWAY_STEP_LR}}
+        return real_sample(net, exp, *args, **kwargs)
+
+    monkeypatch.setattr(select, "load_model_weights", load)
+    monkeypatch.setattr(select, "sample_batches", draw)
+    monkeypatch.setattr(select, "score", _saturation_fid)
+    params = run.params(shards=list(shards))
+    for shard in shards:
+        select.sample_shard(params, "tiny_ncsn", shard)
+    return params
+
+
 # ------------------------------------------------------------------------------------------ item 1: divergence
 
 def test_sample_stage_refuses_a_runaway_chain_naming_level_and_step(tiny_run):
@@ -36,6 +61,44 @@ def test_sample_stage_refuses_a_runaway_chain_naming_level_and_step(tiny_run):
     assert (e.level, e.num_levels, e.step) == (1, 3, 1)
     assert "noise level 1/3" in str(e) and "step 1 of 1" in str(e) and "left [-100, 101]" in str(e)
     assert not (tiny_run.root / "samples/ncsn/tiny_ncsn/eval/shard_0.pt").exists()  # nothing to score
+
+
+def test_select_records_a_diverged_checkpoint_and_never_selects_it(tiny_run, monkeypatch):
+    params = _select_with_runaway_checkpoints(tiny_run, monkeypatch, runaway_steps={2})
+    select.run(params, "tiny_ncsn")
+    table = pd.read_csv(tiny_run.root / "results/ncsn/tiny_ncsn/fig13_fid_by_iteration.csv")
+    row = table.set_index("iteration").loc[2]
+    assert bool(row["diverged"]) and math.isnan(row["fid"])
+    assert "level 1, step 1" in row["divergence"]
+    assert not table.set_index("iteration").loc[4, "diverged"]
+    chosen = tiny_run.selected()
+    assert chosen["iteration"] == 4 and chosen["diverged_iterations"] == [2]
+    assert chosen["checkpoint"].endswith("checkpoint_4.pt")
+
+
+def test_select_fails_clearly_when_every_checkpoint_diverged(tiny_run, monkeypatch):
+    params = _select_with_runaway_checkpoints(tiny_run, monkeypatch, runaway_steps={2, 4})
+    before = tiny_run.selected()
+    with pytest.raises(select.AllCheckpointsDivergedError) as err:
+        select.run(params, "tiny_ncsn")
+    msg = str(err.value)
+    assert "every checkpoint of tiny_ncsn diverged" in msg and "checkpoint 2: level 1, step 1" in msg
+    assert "step_lr" in msg
+    table = pd.read_csv(tiny_run.root / "results/ncsn/tiny_ncsn/fig13_fid_by_iteration.csv")
+    assert table["diverged"].all() and table["fid"].isna().all()
+    assert tiny_run.selected() == before  # no selection written
+
+
+def test_sensitivity_records_a_runaway_cell_as_diverged_with_level_and_step(tiny_run, monkeypatch):
+    monkeypatch.setattr(sensitivity, "score", _saturation_fid)
+    params = tiny_run.params()
+    params["ncsn"]["sensitivity"]["step_lr"] = [2e-5, RUNAWAY_STEP_LR]
+    sensitivity.run(params)
+    grid = json.loads((tiny_run.root / "results/ncsn/sensitivity/metrics.json").read_text())["grid"]
+    sane, runaway = grid
+    assert not sane["diverged"] and sane["fid_mnist_classifier"] is not None
+    assert runaway["diverged"] and runaway["fid_mnist_classifier"] is None
+    assert (runaway["diverged_level"], runaway["diverged_step"]) == (1, 1)
 
 
 # ------------------------------------------------------------------------------------------ item 6: shards
