@@ -29,7 +29,7 @@ def _saturation_fid(images, dataset, params, device, *, inception, classifier=Tr
     return {"n_samples": len(images), "fid_mnist_classifier": 100.0 * (1.0 - saturated)}
 
 
-def _select_with_runaway_checkpoints(run, monkeypatch, runaway_steps: set[int], shards=(0, 1)):
+def _select_with_runaway_checkpoints(run, monkeypatch, runaway_steps: set[int], shards=(0, 1), metric=None):
     """select_sample for every shard, with the runaway step_lr for the checkpoints in `runaway_steps`."""
     current = {}
     real_load, real_sample = select.load_model_weights, select.sample_batches
@@ -47,6 +47,8 @@ def _select_with_runaway_checkpoints(run, monkeypatch, runaway_steps: set[int], 
     monkeypatch.setattr(select, "sample_batches", draw)
     monkeypatch.setattr(select, "score", _saturation_fid)
     params = run.params(shards=list(shards))
+    if metric is not None:
+        params["ncsn"]["experiments"]["tiny_ncsn"]["select"]["metric"] = metric
     for shard in shards:
         select.sample_shard(params, "tiny_ncsn", shard)
     return params
@@ -74,6 +76,14 @@ def test_select_records_a_diverged_checkpoint_and_never_selects_it(tiny_run, mon
     chosen = tiny_run.selected()
     assert chosen["iteration"] == 4 and chosen["diverged_iterations"] == [2]
     assert chosen["checkpoint"].endswith("checkpoint_4.pt")
+
+
+def test_select_last_keeps_the_last_checkpoint_that_did_not_diverge(tiny_run, monkeypatch):
+    params = _select_with_runaway_checkpoints(tiny_run, monkeypatch, runaway_steps={4}, metric="last")
+    select.run(params, "tiny_ncsn")
+    chosen = tiny_run.selected()
+    assert chosen["iteration"] == 2 and chosen["rule"] == "last checkpoint that did not diverge"
+    assert chosen["diverged_iterations"] == [4]
 
 
 def test_select_fails_clearly_when_every_checkpoint_diverged(tiny_run, monkeypatch):
