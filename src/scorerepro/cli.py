@@ -11,6 +11,7 @@ parses arguments, loads and validates params.yaml, and calls one stage function;
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import json
 import sys
@@ -87,10 +88,25 @@ def _use_profile(args: argparse.Namespace) -> int:
     return 0
 
 
+def _user_error(e: BaseException) -> tuple[str, str, int] | None:
+    """(label, message, exit code) of a failure the user can act on; None for anything else (a bug: traceback)."""
+    from scorerepro.core import errors
+
+    if isinstance(e, errors.UserError):
+        return e.label, str(e), e.exit_code
+    if isinstance(e, OSError) and e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        # Raised deep inside open/mkdir/os.replace; the user acts on the path, so name it and the fix.
+        where = e.filename if e.filename is not None else "a file this command needs"
+        return ("permission denied", f"{where}: {e.strerror}; this user cannot write (or read) it there. Make "
+                f"it and the folder it is in writable (e.g. `chmod -R u+w` on that folder), or run from a "
+                f"checkout you own", errors.EXIT_PERMISSION)
+    if isinstance(e, (FileNotFoundError, ValueError)):  # input problems named by their message
+        return "error", str(e), errors.EXIT_USAGE
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from scorerepro.config import ParamsError
-
     command = " ".join(x for x in (args.command, getattr(args, "paper_stage", None)) if x)
     try:
         if args.command == "model-summary":
@@ -98,16 +114,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "use-profile":
             return _use_profile(args)
         return _run_stage(args)
-    except ParamsError as e:
-        if args.verbose:
+    except Exception as e:  # noqa: BLE001 - sorted into user errors (message) and bugs (traceback) below
+        known = _user_error(e)
+        if known is None or args.verbose:
             raise
-        print(f"scorerepro {command}: {e}", file=sys.stderr)
-        return 2
-    except (FileNotFoundError, ValueError) as e:  # user-facing input problems: message, no traceback
-        if args.verbose:
-            raise
-        print(f"scorerepro {command}: error: {e}", file=sys.stderr)
-        return 2
+        label, message, code = known
+        print(f"scorerepro {command}: {label}: {message}", file=sys.stderr)
+        return code
 
 
 if __name__ == "__main__":

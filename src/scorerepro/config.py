@@ -20,6 +20,8 @@ from typing import Any
 import jsonschema
 import yaml
 
+from scorerepro.core.errors import EXIT_USAGE, UserError
+
 DEFAULT_PARAMS = Path("params.yaml")
 SCHEMA_RELPATH = Path("workflow/schemas/params.schema.json")
 
@@ -47,8 +49,10 @@ def read_params_yaml(path: str | Path) -> Any:
         return yaml.load(f, Loader=_ParamsLoader)  # noqa: S506 - a SafeLoader subclass
 
 
-class ParamsError(ValueError):
+class ParamsError(UserError, ValueError):
     """params.yaml is missing, malformed or fails validation; the message names the offending key."""
+
+    label, exit_code = "invalid parameters", EXIT_USAGE
 
 
 def find_schema(params_path: Path | None = None) -> Path:

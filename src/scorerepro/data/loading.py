@@ -21,11 +21,14 @@ from typing import Iterator
 
 import torch
 
+from scorerepro.core.errors import EXIT_DATA, UserError
 from scorerepro.core.fileio import sha256_file
 
 
-class DataIntegrityError(RuntimeError):
+class DataIntegrityError(UserError, RuntimeError):
     """A preprocessed file does not match its manifest (or has no manifest); the message says what to do."""
+
+    label, exit_code = "data integrity error", EXIT_DATA
 
 
 _RERUN = "rerun the preprocess stage (e.g. `dvc repro` / `snakemake` for this dataset) to rebuild it"

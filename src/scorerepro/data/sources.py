@@ -47,6 +47,7 @@ import zipfile
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+from scorerepro.core.errors import EXIT_DATA, UserError
 from scorerepro.core.fileio import atomic_path, sha256_file
 
 SOURCES = ("mnist", "cifar10", "celeba", "mnist_embedded", "svhn", "digits8x8")
@@ -67,8 +68,10 @@ SKLEARN_DIGITS_PER_CLASS = [178, 182, 177, 183, 181, 182, 181, 179, 174, 180]
 _FETCH_ERRORS = (RuntimeError, OSError, EOFError, tarfile.TarError, zipfile.BadZipFile)
 
 
-class DataSourceError(RuntimeError):
+class DataSourceError(UserError, RuntimeError):
     """A source could not be fetched or failed verification; the message names the files and what to do."""
+
+    label, exit_code = "data source error", EXIT_DATA
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from scorerepro.core import fileio
+from scorerepro.core.errors import EXIT_DATA, UserError
 
 # pytorch-fid's file name and URL. The URL is read from pytorch-fid itself when it is importable, so that a later
 # pytorch-fid moving its weights is followed; the literal is the 0.3.0 value, used only if the import fails.
@@ -52,8 +53,10 @@ POOL3_DIM = 2048
 NUM_LOGITS = 1008
 
 
-class InceptionWeightsUnavailable(RuntimeError):
+class InceptionWeightsUnavailable(UserError, RuntimeError):
     """No usable Inception weights could be found, downloaded or converted."""
+
+    label, exit_code = "Inception weights unavailable", EXIT_DATA
 
 
 def pytorch_fid_weights_url() -> str:

@@ -81,12 +81,17 @@ def loss_curve(table, path: Path, title: str) -> None:
 
 
 def plot_fid_by_iteration(table, path: Path, title: str, selected: int | None = None) -> None:
-    """FID of each checkpoint (Fig. 13)."""
+    """FID of each checkpoint (Fig. 13); a checkpoint whose sampler diverged (column `diverged`) has no FID and
+    is marked by a dotted line instead."""
     sns.set_theme(style="whitegrid")
     fig, ax = plt.subplots(figsize=(6, 3.5))
-    ax.plot(table["iteration"], table["fid"], marker="o")
+    diverged = table["diverged"].astype(bool) if "diverged" in table else table["fid"].isna()
+    ax.plot(table["iteration"][~diverged], table["fid"][~diverged], marker="o")
+    for k, it in enumerate(table["iteration"][diverged]):
+        ax.axvline(it, color="tab:gray", ls=":", lw=1, label="sampler diverged" if k == 0 else None)
     if selected is not None:
         ax.axvline(selected, color="tab:red", ls="--", lw=1, label=f"selected: {selected}")
+    if selected is not None or diverged.any():
         ax.legend(fontsize=8)
     ax.set_xlabel("iteration")
     ax.set_ylabel(str(table["metric"].iloc[0]) + f" ({int(table['n_samples'].iloc[0])} samples)")

@@ -148,6 +148,58 @@ def test_sharded_sampling_equals_one_job(quick):
     assert whole.min() >= 0 and whole.max() <= 1
 
 
+def _sha256(t: torch.Tensor) -> str:
+    import hashlib
+
+    return hashlib.sha256(t.contiguous().numpy().tobytes()).hexdigest()
+
+
+def test_a_sane_chain_gives_the_samples_it_gave_before_the_divergence_bounds():
+    """sample_batches now holds every chain to image_chain_bounds (issue #17, item 1). The check only reads the
+    state, so a sane chain's samples, snapshots and inpainted pixels are bit-identical to the code before it: the
+    hashes below were made by that code (commit 2064acd) on the CPU, where these element-wise updates and the
+    generator's numbers are the same on every machine."""
+    from scorerepro.papers.ncsn.experiment import sigmas_of
+    from scorerepro.papers.ncsn.sampling import annealed_inpaint, right_half_mask
+    from scorerepro.papers.ncsn.stages.batched_sampling import image_chain_bounds
+
+    exp = experiment(load_params(REPO / "tests" / "fixtures" / "tiny_params.yaml"), "ncsn", "tiny_ncsn")
+    exp["sampling"].update(n_steps_each=4, batch_size=4)
+    sig = sigmas_of(exp)
+
+    class Net(torch.nn.Module):
+        def forward(self, x, labels):
+            return -(x - 0.5) / sig[labels].view(-1, 1, 1, 1) ** 2
+
+    samples, snaps = sample_batches(Net(), exp, 0, 10, seed=3, device=torch.device("cpu"), snapshots=True,
+                                    progress=False)
+    assert _sha256(samples) == "49e81247ef3aa58b04a44726274e5b0759735556e9ddd6d36325925d55239660"
+    assert _sha256(snaps) == "20e4bbef131e5db37275522a58817892f780296559b30d6a1c9961943033d415"
+    ref = torch.rand(2, 1, 28, 28, generator=torch.Generator().manual_seed(1))
+    res = annealed_inpaint(Net(), ref, right_half_mask(ref.shape), sig, n_steps_each=4, step_lr=2e-5,
+                           generator=torch.Generator().manual_seed(5), clamp_output=True,
+                           bounds=image_chain_bounds(sig))
+    assert _sha256(res.samples) == "56e0b1c631e023f7ade9f173b469d87758d8760eabc098368b66b3b5bc35a95c"
+
+
+def test_a_refinenet_chain_is_the_same_with_and_without_the_bounds(quick):
+    from scorerepro.papers.ncsn.experiment import sigmas_of
+    from scorerepro.papers.ncsn.nets import build_model
+    from scorerepro.papers.ncsn.sampling import annealed_langevin
+
+    exp = experiment(quick, "ncsn", "fig5_mnist")
+    exp["sampling"].update(n_steps_each=2, batch_size=3)
+    torch.manual_seed(0)
+    net = build_model({**model_spec(exp), "ngf": 4}).eval()
+    bounded, _ = sample_batches(net, exp, 0, 3, seed=5, device=torch.device("cpu"), progress=False)
+    g = torch.Generator().manual_seed(5 * 1_000_003)  # batch 0 of seed 5, as sample_batches seeds it
+    x0 = torch.rand((3, 1, 28, 28), generator=g)
+    with torch.no_grad():
+        free = annealed_langevin(net, x0, sigmas_of(exp), 2, exp["sampling"]["step_lr"], generator=g,
+                                 clamp_output=True).samples
+    assert torch.equal(bounded, free)
+
+
 def test_channels_last_sampling_gives_the_same_samples(quick):
     from scorerepro.papers.ncsn.nets import build_model
 
@@ -227,7 +279,8 @@ def test_neighbours_stage_searches_mirrored_samples_for_flip_trained_datasets(tm
     monkeypatch.chdir(tmp_path)
     train = torch.randint(0, 256, (40, 3, 8, 8), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
     samples = train[:6].flip(-1).clone()  # each sample is a training image, mirrored
-    monkeypatch.setattr(stage, "load_sample_shards", lambda folder: samples)
+    monkeypatch.setattr(stage, "load_sample_shards", lambda folder, *checks: samples)
+    monkeypatch.setattr(stage, "eval_settings", lambda params, exp: {})  # no selected.json here
     monkeypatch.setattr(stage, "load_train_images", lambda ds: train)
     # Stand-in for the Inception: pixels as features, so a mirrored copy is at distance 0 only after the flip.
     monkeypatch.setattr(stage, "inception_features", lambda imgs, batch, device: {"pool3": imgs.float().flatten(1)})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import torch
 
 from scorerepro.config import load_params
@@ -74,3 +75,27 @@ def test_raising_n_iters_continues_the_finished_run(tmp_path, monkeypatch, one_t
     assert lines[:len(first)] == first and len(lines) == len(first) + 2  # steps 5 and 6 appended, 1-4 kept
     assert {p.name for p in (out / "checkpoints").glob("checkpoint_*.pt")} >= {"checkpoint_4.pt", "checkpoint_6.pt"}
     assert not (tmp_path / "models" / "ncsn" / "tiny_ncsn.superseded").exists()
+
+
+def test_the_torchrun_relaunch_runs_this_papers_train_command(tmp_path, monkeypatch):
+    """training.gpus > 1 reruns the stage under torchrun: the command must be one the CLI knows, and a failure
+    of the workers is one TrainingError, not a CalledProcessError traceback."""
+    import copy
+    import subprocess
+
+    from scorerepro.cli import build_parser
+    from scorerepro.training import TrainingError
+
+    params = copy.deepcopy(load_params(TINY))
+    params["ncsn"]["experiments"]["tiny_ncsn"]["training"]["gpus"] = 2
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    seen = []
+    monkeypatch.setattr(subprocess, "run", lambda cmd, check: seen.append(cmd) or subprocess.CompletedProcess(cmd, 3))
+    with pytest.raises(TrainingError, match="torchrun workers .* failed \\(exit code 3\\)"):
+        stage.run(params, "tiny_ncsn")
+    cli_args = seen[0][seen[0].index("scorerepro.cli") + 1:]
+    args = build_parser().parse_args(cli_args)
+    assert (args.command, args.paper_stage, args.experiment) == ("ncsn", "train", "tiny_ncsn")
+    assert not list(tmp_path.glob("params-*.yaml"))  # the temporary params file is removed

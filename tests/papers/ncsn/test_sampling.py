@@ -317,3 +317,115 @@ def test_bad_arguments_are_named():
         annealed_langevin(net, torch.full((4, 2), float("nan")), [1.0, 0.1], 10, 0.1)
     with pytest.raises(ValueError, match="sigmas must be finite and positive"):
         annealed_langevin(net, x, [1.0, 0.0], 10, 0.1)
+
+
+# ---------------------------------------------------------------- divergence before overflow (issue #17, item 1)
+
+def _bounded_score(x, labels):
+    # Like a RefineNet far from its data (instance norms make its output scale-free): the score stays bounded,
+    # so a huge step gives a finite random walk of size ~sqrt(2 step), never an overflow.
+    return -torch.tanh(x - 0.5)
+
+
+def _image_chain(n=8, seed=11):
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(n, 1, 6, 6, generator=g), g
+
+
+def test_escape_bounds_widen_the_data_range_by_the_factor():
+    from scorerepro.papers.ncsn.sampling import ESCAPE_FACTOR, escape_bounds
+
+    assert ESCAPE_FACTOR == 50.0
+    assert escape_bounds((0.0, 1.0), 1.0) == (-100.0, 101.0)  # images, sigma_1 = 1
+    assert escape_bounds((-8.0, 8.0), 20.0) == (-1808.0, 1808.0)  # the toy box, sigma_1 = 20
+    with pytest.raises(ValueError, match="lo < hi"):
+        escape_bounds((1.0, 0.0), 1.0)
+
+
+def test_a_runaway_chain_that_stays_finite_is_stopped_where_it_leaves_the_bounds():
+    from scorerepro.papers.ncsn.sampling import escape_bounds
+
+    sigmas = geometric_sigmas(1.0, 0.01, 3)
+    x0, g = _image_chain()
+    # Without bounds (the old behaviour): a finite chain hundreds of thousands away, all 0 or 1 once clamped.
+    free = annealed_langevin(_bounded_score, x0, sigmas, 20, 10.0, generator=torch.Generator().manual_seed(11))
+    assert torch.isfinite(free.samples).all() and free.samples.abs().max() > 1e4
+    bounds = escape_bounds((0.0, 1.0), float(sigmas[0]))
+    with pytest.raises(SamplingDivergedError) as err:
+        annealed_langevin(_bounded_score, x0, sigmas, 20, 10.0, generator=g, bounds=bounds)
+    # Replay level 1 by hand: the first update whose state leaves [-100, 101].
+    g = torch.Generator().manual_seed(11)
+    torch.rand(x0.shape, generator=g)
+    x, step, first = x0.clone(), 10.0 * (1.0 / 0.01) ** 2, None
+    for t in range(20):
+        x = x + step * _bounded_score(x, None) + math.sqrt(2 * step) * torch.randn(x.shape, generator=g)
+        if x.min() < -100 or x.max() > 101:
+            first = t + 1
+            break
+    e = err.value
+    assert first is not None and (e.level, e.step, e.num_levels) == (1, first, 3)
+    assert e.bounds == (-100.0, 101.0) and e.extent > 101
+    assert "left [-100, 101]" in str(e) and f"noise level 1/3 (sigma=1), step {first} of 20" in str(e)
+    assert e.record()["level"] == 1 and e.record()["step"] == first
+
+
+def _nan_at_call(k):
+    calls = []
+
+    def net(x, labels=None):
+        calls.append(1)
+        return x * float("nan") if len(calls) == k else -x
+
+    return net
+
+
+def test_bounds_also_catch_non_finite_values_and_apply_to_plain_langevin_and_inpainting():
+    x0, _ = _image_chain()
+    with pytest.raises(SamplingDivergedError) as err:  # NaN passes no comparison, so it leaves any bounds
+        annealed_langevin(_nan_at_call(3), x0, [1.0, 0.1], 5, 1e-3, bounds=(-100.0, 101.0))
+    assert (err.value.level, err.value.step) == (1, 3)
+    with pytest.raises(SamplingDivergedError) as err:
+        langevin(lambda x: -torch.tanh(x), x0, 1e5, 50, check_every=10, bounds=(-100.0, 101.0))
+    assert err.value.level is None and err.value.step <= 10 and "left [-100, 101]" in str(err.value)
+    ref = torch.rand(2, 1, 4, 4, generator=torch.Generator().manual_seed(2))
+    with pytest.raises(SamplingDivergedError) as err:
+        annealed_inpaint(_bounded_score, ref, right_half_mask(ref.shape), [1.0, 0.01], 5, 10.0,
+                         bounds=(-100.0, 101.0))
+    assert err.value.level == 1
+    with pytest.raises(ValueError, match="lo < hi"):
+        annealed_langevin(_bounded_score, x0, [1.0, 0.1], 5, 1e-3, bounds=(1.0, 0.0))
+
+
+def test_the_bounds_check_changes_no_value_of_a_sane_chain():
+    """The check only reads the state: with or without bounds, the same samples, snapshots and completions."""
+    sigmas = geometric_sigmas(1.0, 0.01, 4)
+    net = lambda x, labels: -(x - 0.5) / sigmas[labels].view(-1, 1, 1, 1) ** 2  # noqa: E731
+    x0, _ = _image_chain(16)
+    runs = [annealed_langevin(net, x0, sigmas, 7, 2e-5, generator=torch.Generator().manual_seed(4),
+                              snapshots=True, bounds=b) for b in (None, (-100.0, 101.0))]
+    assert torch.equal(runs[0].samples, runs[1].samples) and torch.equal(runs[0].snapshots, runs[1].snapshots)
+    ref = torch.rand(3, 1, 6, 6, generator=torch.Generator().manual_seed(9))
+    fills = [annealed_inpaint(net, ref, center_square_mask(ref.shape), sigmas, 5, 2e-5,
+                              generator=torch.Generator().manual_seed(8), bounds=b).samples
+             for b in (None, (-100.0, 101.0))]
+    assert torch.equal(fills[0], fills[1])
+
+
+def test_the_bounds_check_adds_no_host_synchronisation(monkeypatch):
+    sigmas = geometric_sigmas(1.0, 0.01, 4)
+    x0, _ = _image_chain()
+    calls = []
+    for name in _SYNC_METHODS:
+        original = getattr(torch.Tensor, name)
+
+        def wrapped(self, *a, _orig=original, _name=name, **k):
+            calls.append(_name)
+            return _orig(self, *a, **k)
+
+        monkeypatch.setattr(torch.Tensor, name, wrapped)
+    counts = []
+    for bounds in (None, (-100.0, 101.0)):
+        calls.clear()
+        annealed_langevin(lambda x, labels: -x, x0, sigmas, 25, 1e-5, bounds=bounds)
+        counts.append(len(calls))
+    assert counts[0] == counts[1] and counts[1] <= 4 + 3, counts

@@ -171,6 +171,8 @@ def _image_claims(params: dict, ncsn_rows: list[dict]) -> list[dict]:
                          gate_note + "; rule: classifier FIDs differ by more than 10%"))
     if main:
         curve = pd.read_csv(results_dir(main) / "fig13_fid_by_iteration.csv")
+        if "diverged" in curve:  # a checkpoint whose sampler diverged has no FID to spread
+            curve = curve[~curve["diverged"].astype(bool)]
         spread = (curve["fid"].max() - curve["fid"].min()) / curve["fid"].min()
         rows.append(_row("FID fluctuates between checkpoints, so per-checkpoint selection matters",
                          "seed 000 Fig. 13", f"{len(curve)} checkpoints, (max-min)/min = {spread:.2f}",

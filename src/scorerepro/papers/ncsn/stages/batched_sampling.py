@@ -10,6 +10,17 @@ from scorerepro.papers.ncsn.params_checks import sampling_options_error
 from scorerepro.data.registry import image_shape
 from scorerepro.papers.ncsn.experiment import sigmas_of
 
+#: Images inside the library lie in [0, 1] (docs/DESIGN.md).
+IMAGE_RANGE = (0.0, 1.0)
+
+
+def image_chain_bounds(sigmas: torch.Tensor) -> tuple[float, float]:
+    """The bounds an image chain must stay within (sampling.escape_bounds: [-100, 101] for sigma_1 = 1): a chain
+    outside them has diverged, and its samples (all 0 or 255 once clamped) must not be scored."""
+    from scorerepro.papers.ncsn.sampling import escape_bounds
+
+    return escape_bounds(IMAGE_RANGE, float(sigmas.max()))
+
 
 def sampling_score_net(net: torch.nn.Module, sampling: dict, device: torch.device):
     """`net` as the sampler calls it under params' sampling speed options (all off by default):
@@ -44,7 +55,9 @@ def sample_batches(net, exp: dict, start: int, stop: int, seed: int, device: tor
     images). The network runs under the experiment's sampling speed options (:func:`sampling_score_net`, amp_bf16
     on CUDA). Sample j always comes from the same random numbers, whatever the batching or sharding: batch b
     covers samples [b*B, (b+1)*B) and draws from a generator seeded by (seed, b), so shards merge into exactly
-    the single-job result. Returns (samples uint8-ready float CPU tensor, snapshots or None)."""
+    the single-job result. Returns (samples uint8-ready float CPU tensor, snapshots or None).
+
+    Raises SamplingDivergedError (level and step named) when a chain leaves :func:`image_chain_bounds`."""
     from tqdm import tqdm
 
     from scorerepro.papers.ncsn.sampling import annealed_langevin
@@ -54,6 +67,7 @@ def sample_batches(net, exp: dict, start: int, stop: int, seed: int, device: tor
     step_lr = step_lr or s["step_lr"]
     bs = batch_size or s["batch_size"]
     sigmas = sigmas_of(exp).to(device)
+    bounds = image_chain_bounds(sigmas)
     shape = image_shape(exp["dataset"])
     out, snaps = [], []
     use_bf16 = bool(s.get("amp_bf16")) and device.type == "cuda"
@@ -66,7 +80,7 @@ def sample_batches(net, exp: dict, start: int, stop: int, seed: int, device: tor
         x0 = torch.rand((bs, *shape), generator=g, device=device).contiguous(memory_format=memory_format)
         with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_bf16):
             res = annealed_langevin(score_net, x0, sigmas, n_steps_each=n_steps_each, step_lr=step_lr, generator=g,
-                                    snapshots=snapshots, clamp_output=True)
+                                    snapshots=snapshots, clamp_output=True, bounds=bounds)
         lo, hi = max(start - b * bs, 0), min(stop - b * bs, bs)
         out.append(res.samples[lo:hi].float().cpu())
         if snapshots:
@@ -75,4 +89,4 @@ def sample_batches(net, exp: dict, start: int, stop: int, seed: int, device: tor
     return samples, (torch.cat(snaps, dim=1) if snapshots else None)
 
 
-__all__ = ["sampling_score_net", "sample_batches"]
+__all__ = ["IMAGE_RANGE", "image_chain_bounds", "sampling_score_net", "sample_batches"]

@@ -8,6 +8,7 @@ import json
 from scorerepro.core.fileio import write_json
 from scorerepro.papers.ncsn.experiment import experiment_settings
 from scorerepro.papers.ncsn.locations import results_dir, samples_dir
+from scorerepro.papers.ncsn.shard_settings import EVAL_RERUN, eval_settings
 from scorerepro.pipeline.common import load_sample_shards, resolve_device
 from scorerepro.pipeline.paths import reference_dir
 from scorerepro.pipeline.scoring import score
@@ -16,7 +17,8 @@ from scorerepro.pipeline.scoring import score
 def run(params: dict, experiment: str) -> None:
     exp = experiment_settings(params, experiment)
     name = exp["name"]
-    images = load_sample_shards(samples_dir(name) / "eval")
+    images = load_sample_shards(samples_dir(name) / "eval", params["sharding"]["shards"], eval_settings(params, exp),
+                                EVAL_RERUN.format(name=name))
     if images.shape[0] != exp["eval"]["n_samples"]:
         raise ValueError(f"{samples_dir(name) / 'eval'} holds {images.shape[0]} samples, expected "
                          f"eval.n_samples={exp['eval']['n_samples']}: rerun the sample stage")

@@ -1,5 +1,6 @@
 """Stage `figures <experiment>`: uncurated sample grid (Fig. 4/5a), intermediate samples at the end of each
-noise level (Fig. 5d), and the training loss curve (Fig. 12)."""
+noise level (Fig. 5d), and the training loss curve (Fig. 12). A diverging intermediate chain stops the stage with
+its level and step (sampling.SamplingDivergedError), as the sample stage does."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from scorerepro.papers.ncsn.stages.batched_sampling import sample_batches
 from scorerepro.papers.ncsn.experiment import experiment_settings, load_score_net, selected_checkpoint, sigmas_of
 from scorerepro.pipeline.common import load_sample_shards, resolve_device
 from scorerepro.papers.ncsn.locations import results_dir, samples_dir
+from scorerepro.papers.ncsn.shard_settings import EVAL_RERUN, eval_settings
 from scorerepro.plots.images import intermediate_grid, loss_curve, sample_grid
 
 N_INTERMEDIATE = 6
@@ -18,7 +20,8 @@ def run(params: dict, experiment: str) -> None:
     exp = experiment_settings(params, experiment)
     name = exp["name"]
     res = results_dir(name)
-    samples = load_sample_shards(samples_dir(name) / "eval")
+    samples = load_sample_shards(samples_dir(name) / "eval", params["sharding"]["shards"], eval_settings(params, exp),
+                                 EVAL_RERUN.format(name=name))
     sample_grid(samples, res / "fig5_samples.png", f"{name}: uncurated samples ({exp['reproduces']})")
     device = resolve_device(params)
     net = load_score_net(exp, selected_checkpoint(exp), device)

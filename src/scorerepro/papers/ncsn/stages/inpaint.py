@@ -11,6 +11,7 @@ from scorerepro.data.loading import load_split
 from scorerepro.core.fileio import write_json
 from scorerepro.data.registry import image_shape
 from scorerepro.papers.ncsn.experiment import experiment_settings, load_score_net, selected_checkpoint, sigmas_of
+from scorerepro.papers.ncsn.stages.batched_sampling import image_chain_bounds
 from scorerepro.pipeline.common import resolve_device, to_uint8
 from scorerepro.pipeline.paths import processed_dir
 from scorerepro.papers.ncsn.locations import results_dir
@@ -49,7 +50,7 @@ def run(params: dict, experiment: str) -> None:
         mask = make_mask(kind, hw, torch.Generator().manual_seed(params["seed"])).to(device)
         res = sampling.annealed_inpaint(net, ref_batch, mask, sigmas_of(exp).to(device),
                                         n_steps_each=cfg["n_steps_each"], step_lr=cfg["step_lr"], generator=g,
-                                        clamp_output=True)
+                                        clamp_output=True, bounds=image_chain_bounds(sigmas_of(exp)))
         done = res.samples.view(len(refs), c, *refs.shape[1:]).cpu()
         occluded = refs.cpu() * mask.cpu() + 0.5 * (1 - mask.cpu())  # grey where unknown
         fig = "fig7" if kind == "right_half" else "fig18"

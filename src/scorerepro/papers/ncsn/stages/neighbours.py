@@ -14,6 +14,7 @@ from scorerepro.data.registry import is_flipped
 from scorerepro.metrics.knn import knn, knn_min_over_views
 from scorerepro.papers.ncsn.experiment import experiment_settings
 from scorerepro.papers.ncsn.locations import results_dir, samples_dir
+from scorerepro.papers.ncsn.shard_settings import EVAL_RERUN, eval_settings
 from scorerepro.plots.images import neighbours_figure
 from scorerepro.pipeline.common import load_sample_shards, load_train_images, resolve_device
 from scorerepro.pipeline.paths import reference_dir
@@ -24,7 +25,8 @@ def run(params: dict, experiment: str) -> None:
     exp = experiment_settings(params, experiment)
     name, cfg = exp["name"], exp["neighbours"]
     device = resolve_device(params)
-    queries = load_sample_shards(samples_dir(name) / "eval")[: cfg["n_samples"]]
+    queries = load_sample_shards(samples_dir(name) / "eval", params["sharding"]["shards"], eval_settings(params, exp),
+                                 EVAL_RERUN.format(name=name))[: cfg["n_samples"]]
     train = load_train_images(exp["dataset"])
     k = cfg["k"]
     pix_d, pix_i = knn(queries.float().flatten(1) / 255, train.float().flatten(1) / 255, k=k, device=device)

@@ -1,28 +1,46 @@
 """Stage `ncsn sample <experiment> <shard>`: this shard's share of eval.n_samples samples from the selected
 checkpoint (uint8). Sample j comes from the same random numbers whatever the sharding, so the merged shards
-equal a single job's output."""
+equal a single job's output. The shard records the settings it was made under (shard_settings.eval_settings);
+a sampler that diverges (level and step named) writes no shard: such samples are never scored."""
 
 from __future__ import annotations
 
-from scorerepro.core.fileio import save_torch
+from pathlib import Path
+
+from scorerepro.core.fileio import sha256_file
+from scorerepro.papers.ncsn.experiment import experiment_settings, load_score_net
+from scorerepro.papers.ncsn.locations import results_dir, samples_dir
+from scorerepro.papers.ncsn.shard_settings import eval_settings
 from scorerepro.papers.ncsn.stages.batched_sampling import sample_batches
-from scorerepro.papers.ncsn.experiment import experiment_settings, load_score_net, selected_checkpoint
-from scorerepro.pipeline.common import resolve_device, shard_range, to_uint8
-from scorerepro.papers.ncsn.locations import samples_dir
+from scorerepro.pipeline.common import remove_unlisted_shards, resolve_device, save_shard, shard_range, to_uint8
+from scorerepro.training import CheckpointError
 
 # Sampling for evaluation uses a seed stream apart from selection's, so the selected checkpoint is not scored on
 # the very samples that selected it.
 EVAL_SEED_OFFSET = 7919
 
 
+def _check_selected(exp: dict, made_with: dict) -> Path:
+    """The selected checkpoint, refused if it is no longer the file select chose (retrained or restored since)."""
+    ckpt = made_with["checkpoint"]
+    path, chosen = Path(ckpt["path"]), ckpt["sha256"]
+    if chosen is not None and path.is_file() and sha256_file(path) != chosen:
+        raise CheckpointError(f"{path} is not the checkpoint select chose (sha256 {chosen[:12]}... in "
+                              f"{results_dir(exp['name']) / 'selected.json'}): the run was retrained or restored "
+                              f"since. Rerun `scorerepro ncsn select {exp['name']}` first")
+    return path
+
+
 def run(params: dict, experiment: str, shard: int) -> None:
     exp = experiment_settings(params, experiment)
     shards = params["sharding"]["shards"]
     device = resolve_device(params)
-    ckpt = selected_checkpoint(exp)
+    made_with = eval_settings(params, exp)
+    ckpt = _check_selected(exp, made_with)
     net = load_score_net(exp, ckpt, device)
     start, stop = shard_range(exp["eval"]["n_samples"], shards, shard)
     samples, _ = sample_batches(net, exp, start, stop, params["seed"] + EVAL_SEED_OFFSET, device)
-    save_torch(samples_dir(exp["name"]) / "eval" / f"shard_{shard}.pt",
-               {"range": [start, stop], "checkpoint": str(ckpt), "images": to_uint8(samples)})
+    folder = samples_dir(exp["name"]) / "eval"
+    save_shard(folder, shard, made_with, {"range": [start, stop], "checkpoint": str(ckpt), "images": to_uint8(samples)})
+    remove_unlisted_shards(folder, shards)
     print(f"sample {experiment} shard {shard}: samples {start}..{stop - 1} from {ckpt}")

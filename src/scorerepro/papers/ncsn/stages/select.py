@@ -3,21 +3,36 @@
 `--shard i` draws this shard's share of select.n_samples samples from every checkpoint (the heavy part, one job
 per shard on a cluster); `--merge` scores each checkpoint on all shards' samples together and picks the best.
 select.metric `last` keeps the final checkpoint (the seed's choice for MNIST) but still records the curve.
+
+A checkpoint whose sampler diverges (sampling.SamplingDivergedError: the chain left the bounds of
+batched_sampling.image_chain_bounds) is recorded as diverged, with level and step, in the FID-by-iteration table,
+and is never selected: its clamped samples are all 0 or 255, which a FID may rank above real samples. If every
+checkpoint diverged, the stage fails and says so.
 """
 
 from __future__ import annotations
 
 import torch
 
-from scorerepro.core.fileio import atomic_path, save_torch, write_json
+from scorerepro.core.errors import EXIT_DIVERGED, UserError
+from scorerepro.core.fileio import atomic_path, write_json
 from scorerepro.papers.ncsn.experiment import build_score_net, experiment_settings
 from scorerepro.papers.ncsn.locations import model_dir, results_dir, samples_dir
+from scorerepro.papers.ncsn.sampling import SamplingDivergedError
+from scorerepro.papers.ncsn.shard_settings import SELECT_RERUN, checkpoint_hashes, select_settings
 from scorerepro.papers.ncsn.stages.batched_sampling import sample_batches
-from scorerepro.pipeline.common import resolve_device, shard_range, to_uint8
+from scorerepro.pipeline.common import (read_shards, remove_unlisted_shards, resolve_device, save_shard, shard_range,
+                                        to_uint8)
 from scorerepro.pipeline.scoring import score
 from scorerepro.training import list_checkpoints, load_model_weights
 
 METRIC_FOR_CURVE = {"fid_inception": "fid_inception", "fid_mnist_classifier": "fid_mnist_classifier"}
+
+
+class AllCheckpointsDivergedError(UserError, RuntimeError):
+    """Every checkpoint's sampler diverged, so there is nothing to select."""
+
+    label, exit_code = "sampling diverged", EXIT_DIVERGED
 
 
 def _checkpoints(name: str):
@@ -33,17 +48,56 @@ def sample_shard(params: dict, experiment: str, shard: int) -> None:
     shards = params["sharding"]["shards"]
     device = resolve_device(params)
     start, stop = shard_range(exp["select"]["n_samples"], shards, shard)
-    images = {}
+    images, diverged = {}, {}
     # One network for all checkpoints, weights copied in place: a compiled sampler (sampling.compile) is built
     # once per stage, not once per checkpoint.
     net = build_score_net(exp).to(device).eval()
     for step, path in _checkpoints(exp["name"]):
         load_model_weights(net, path, which="auto")
-        samples, _ = sample_batches(net, exp, start, stop, params["seed"], device)
+        try:
+            samples, _ = sample_batches(net, exp, start, stop, params["seed"], device)
+        except SamplingDivergedError as e:
+            diverged[step] = e.record()
+            print(f"select {experiment} shard {shard}: checkpoint {step} diverged: {e}")
+            continue
         images[step] = to_uint8(samples)
-    save_torch(samples_dir(exp["name"]) / "select" / f"shard_{shard}.pt",
-               {"range": [start, stop], "images_by_step": images})
-    print(f"select {experiment} shard {shard}: samples {start}..{stop - 1} of {len(images)} checkpoints")
+    folder = samples_dir(exp["name"]) / "select"
+    save_shard(folder, shard, select_settings(params, exp),
+               {"range": [start, stop], "images_by_step": images, "diverged_by_step": diverged})
+    remove_unlisted_shards(folder, shards)
+    print(f"select {experiment} shard {shard}: samples {start}..{stop - 1} of {len(images)} checkpoints"
+          + (f", {len(diverged)} diverged" if diverged else ""))
+
+
+def _row(step: int, parts: list[dict], exp: dict, params: dict, device, curve_metric: str) -> dict:
+    """One row of the FID-by-iteration table: the checkpoint's score on all shards, or where it diverged."""
+    n = exp["select"]["n_samples"]
+    bad = next((p["diverged_by_step"][step] for p in parts if step in p.get("diverged_by_step", {})), None)
+    if bad is not None:
+        return {"iteration": step, "fid": float("nan"), "metric": curve_metric, "n_samples": n, "diverged": True,
+                "divergence": f"level {bad['level']}, step {bad['step']}: {bad['message']}"}
+    use_inception = curve_metric == "fid_inception"
+    imgs = torch.cat([p["images_by_step"][step] for p in parts])
+    m = score(imgs, exp["dataset"], params, device, inception=use_inception, classifier=not use_inception)
+    if curve_metric not in m:
+        raise ValueError(f"select.metric {curve_metric} is not available for {exp['dataset']} "
+                         f"(have: {sorted(m)}); use fid_inception")
+    return {"iteration": step, "fid": m[curve_metric], "metric": curve_metric, "n_samples": len(imgs),
+            "diverged": False, "divergence": ""}
+
+
+def _choose(table, metric: str, name: str):
+    """The selected row: never a diverged checkpoint; an error when every checkpoint diverged."""
+    ok = table[~table["diverged"]]
+    if ok.empty:
+        where = "; ".join(f"checkpoint {r.iteration}: {r.divergence}" for r in table.itertuples())
+        raise AllCheckpointsDivergedError(
+            f"every checkpoint of {name} diverged while sampling, so none can be selected ({where}). Lower "
+            f"sampling.step_lr (or raise noise.sigma_end) for this experiment and rerun `scorerepro ncsn "
+            f"select_sample {name} <shard>` for each shard, then `scorerepro ncsn select {name}`")
+    if metric == "last" and bool(table["diverged"].iloc[-1]):
+        print(f"select {name}: the last checkpoint diverged; keeping the last one that did not")
+    return ok.loc[ok["fid"].idxmin()] if metric != "last" else ok.iloc[-1]
 
 
 def run(params: dict, experiment: str) -> None:
@@ -54,36 +108,27 @@ def run(params: dict, experiment: str) -> None:
 
     exp = experiment_settings(params, experiment)
     name = exp["name"]
-    folder = samples_dir(name) / "select"
-    files = sorted(folder.glob("shard_*.pt"), key=lambda p: int(p.stem.split("_")[1]))
-    if len(files) != len(params["sharding"]["shards"]):
-        raise FileNotFoundError(f"{folder} holds {len(files)} shards, expected {len(params['sharding']['shards'])}: "
-                                f"run `scorerepro ncsn select_sample {name} <shard>` for each shard")
-    parts = [torch.load(f, weights_only=True) for f in files]
-    steps = sorted(parts[0]["images_by_step"])
+    hashes = checkpoint_hashes(name)
+    parts = read_shards(samples_dir(name) / "select", params["sharding"]["shards"],
+                        select_settings(params, exp, hashes), SELECT_RERUN.format(name=name))
+    steps = sorted(set(parts[0]["images_by_step"]) | set(parts[0].get("diverged_by_step", {})))
     device = resolve_device(params)
     metric = exp["select"]["metric"]
     curve_metric = "fid_mnist_classifier" if metric == "last" else metric
-    use_inception = curve_metric == "fid_inception"
-    rows = []
-    for step in steps:
-        imgs = torch.cat([p["images_by_step"][step] for p in parts])
-        m = score(imgs, exp["dataset"], params, device, inception=use_inception, classifier=not use_inception)
-        if curve_metric not in m:
-            raise ValueError(f"select.metric {curve_metric} is not available for {exp['dataset']} "
-                             f"(have: {sorted(m)}); use fid_inception")
-        rows.append({"iteration": step, "fid": m[curve_metric], "metric": curve_metric, "n_samples": len(imgs)})
-    table = pd.DataFrame(rows)
-    best = table.loc[table["fid"].idxmin()] if metric != "last" else table.iloc[-1]
+    table = pd.DataFrame([_row(step, parts, exp, params, device, curve_metric) for step in steps])
     res = results_dir(name)
     with atomic_path(res / "fig13_fid_by_iteration.csv") as tmp:
         table.to_csv(tmp, index=False)
-    ckpt = dict(list_checkpoints(model_dir(name)))[int(best["iteration"])]
+    best = _choose(table, metric, name)
+    iteration = int(best["iteration"])
+    ckpt = dict(list_checkpoints(model_dir(name)))[iteration]
+    rule = "lowest " + curve_metric if metric != "last" else "last checkpoint"
     write_json(res / "selected.json", {
-        "experiment": name, "rule": "lowest " + curve_metric if metric != "last" else "last checkpoint",
-        "iteration": int(best["iteration"]), "checkpoint": str(ckpt), curve_metric: float(best["fid"]),
-        "n_samples_per_checkpoint": int(best["n_samples"]),
+        "experiment": name, "rule": rule + (" that did not diverge" if table["diverged"].any() else ""),
+        "iteration": iteration, "checkpoint": str(ckpt), "checkpoint_sha256": hashes[str(iteration)],
+        curve_metric: float(best["fid"]), "n_samples_per_checkpoint": int(best["n_samples"]),
+        "diverged_iterations": [int(i) for i in table.loc[table["diverged"], "iteration"]],
     })
     plot_fid_by_iteration(table, res / "fig13_fid_by_iteration.png", title=f"{name}: {curve_metric} by checkpoint",
-                          selected=int(best["iteration"]))
-    print(f"select {name}: iteration {int(best['iteration'])} ({curve_metric} {best['fid']:.3f})")
+                          selected=iteration)
+    print(f"select {name}: iteration {iteration} ({curve_metric} {best['fid']:.3f})")

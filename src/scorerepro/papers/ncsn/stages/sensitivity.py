@@ -37,7 +37,8 @@ def run(params: dict) -> None:
                             float(((samples <= 0) | (samples >= 1)).float().mean())})
                 panels.append(imgs[0])
             except SamplingDivergedError as e:
-                row.update({metric: None, "diverged": True, "divergence": str(e)})
+                row.update({metric: None, "diverged": True, "divergence": str(e), "diverged_level": e.level,
+                            "diverged_step": e.step})
                 panels.append(torch.zeros_like(panels[-1]) if panels else
                               torch.zeros((1, 1, 1), dtype=torch.uint8))
             rows.append(row)

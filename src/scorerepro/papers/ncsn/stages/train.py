@@ -21,7 +21,7 @@ from scorerepro.papers.ncsn.experiment import build_score_net, experiment_settin
 from scorerepro.papers.ncsn.locations import model_dir, results_dir
 from scorerepro.papers.ncsn.losses import dsm_loss
 from scorerepro.pipeline.common import load_train_images
-from scorerepro.training import TrainConfig, train
+from scorerepro.training import TrainConfig, TrainingError, train
 
 
 class ImageBatches:
@@ -72,9 +72,12 @@ def _relaunch_with_torchrun(params: dict, name: str, gpus: int) -> None:
         yaml.safe_dump(params, f, sort_keys=False)
     try:
         cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={gpus}",
-               "-m", "scorerepro.cli", "train", name, "--params", f.name]
+               "-m", "scorerepro.cli", "ncsn", "train", name, "--params", f.name]
         print("train: " + " ".join(cmd))
-        subprocess.run(cmd, check=True)
+        done = subprocess.run(cmd, check=False)
+        if done.returncode != 0:
+            raise TrainingError(f"the {gpus} torchrun workers of `scorerepro ncsn train {name}` failed (exit code "
+                                f"{done.returncode}); their own messages are printed above")
     finally:
         os.unlink(f.name)
 
