@@ -22,7 +22,7 @@ def run(params: dict, experiment: str) -> None:
     res = results_dir(name)
     samples = load_sample_shards(samples_dir(name) / "eval", params["sharding"]["shards"], eval_settings(params, exp),
                                  EVAL_RERUN.format(name=name))
-    sample_grid(samples, res / "fig5_samples.png", f"{name}: uncurated samples ({exp['reproduces']})")
+    sample_grid(samples, res / "fig5_samples.png", f"{name}: uncurated samples (seed 000 Fig. 4/5)")
     device = resolve_device(params)
     net = load_score_net(exp, selected_checkpoint(exp), device)
     _, snaps = sample_batches(net, exp, 0, N_INTERMEDIATE, params["seed"] + 1, device, snapshots=True,
