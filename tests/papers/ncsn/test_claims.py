@@ -88,3 +88,31 @@ def test_image_claim_notes_describe_the_profiles_model(tmp_path, monkeypatch):
 @pytest.mark.parametrize("n, tol", [(64, 0.03), (682, 0.03), (61, 0.1)])
 def test_fraction_gate_says_why(n, tol):
     assert "too little data" in claims._fraction_gate(n, tol)
+
+
+def _fluctuation_row(tmp_path, monkeypatch, main_fid: float, curve: str) -> dict:
+    params = load_params(REPO / "tests" / "fixtures" / "tiny_params.yaml")
+    monkeypatch.chdir(tmp_path)
+    _write(tmp_path / "results/classifier/mnist_embedded/metrics.json",
+           {"applicable": True, "fid_mnist_classifier_test_split": 6.0})
+    _write(tmp_path / "results/ncsn/tiny_ncsn/fig13_fid_by_iteration.csv", "iteration,fid\n" + curve)
+    rows = [{"experiment": "tiny_ncsn", "metric": "fid_mnist_classifier", "value": main_fid}]
+    return next(r for r in claims._image_claims(params, rows) if r["claim"].startswith("FID fluctuates"))
+
+
+def test_fid_fluctuation_of_an_undertrained_model_is_untested(tmp_path, monkeypatch):
+    """A falling FID of a model far from the real-data floor is training progress, not fluctuation."""
+    row = _fluctuation_row(tmp_path, monkeypatch, 700.0, "2,900\n4,800\n6,700\n")
+    assert row["holds"] == "untested" and "more than 10x the floor" in row["note"]
+    assert "3 checkpoints, (max-min)/min = 0.29" == row["measured"]
+
+
+@pytest.mark.parametrize("curve, holds", [("2,40\n4,30\n6,33\n", "yes"), ("2,30.0\n4,31.0\n6,30.5\n", "no")])
+def test_fid_fluctuation_near_the_floor_is_judged_by_the_spread(tmp_path, monkeypatch, curve, holds):
+    row = _fluctuation_row(tmp_path, monkeypatch, 30.0, curve)
+    assert row["holds"] == holds and "rule: spread above 10%" in row["note"]
+
+
+def test_fid_fluctuation_needs_three_checkpoints(tmp_path, monkeypatch):
+    row = _fluctuation_row(tmp_path, monkeypatch, 30.0, "2,40\n4,30\n")
+    assert row["holds"] == "untested" and "needs at least 3 checkpoints" in row["note"]

@@ -105,6 +105,39 @@ def test_paper_profiles_use_the_official_settings():
     assert (base["sampling"]["n_steps_each"], base["sampling"]["step_lr"]) == (1000, 2e-5)
 
 
+def test_gpu_profile_is_the_quick_profile_with_the_papers_mnist_network(quick, tmp_path, monkeypatch):
+    """workflow/params/gpu_h100.yaml: the official MNIST RefineNet (ngf 64, batch 128, 10 geometric sigmas, the
+    paper's sampler) with every fast training option, selection over at least 3 checkpoints and at least 1,000
+    samples scored per experiment; every block other than NCSN's equal to the quick profile's (each profile carries
+    every paper's block); installable with use-profile."""
+    from scorerepro.pipeline.common import use_profile
+
+    gpu = load_params(PROFILES / "gpu_h100.yaml")
+    assert gpu["profile"] == "gpu_h100"
+    assert {k: v for k, v in gpu.items() if k not in ("ncsn", "profile")} == \
+        {k: v for k, v in quick.items() if k not in ("ncsn", "profile")}
+    assert gpu["ncsn"]["toy"] == quick["ncsn"]["toy"]
+    names = list(gpu["ncsn"]["experiments"])
+    assert set(names) == set(quick["ncsn"]["experiments"])
+    for name in names:
+        e = experiment(gpu, "ncsn", name)
+        t = e["training"]
+        assert e["dataset"] == "mnist_embedded"  # the full MNIST cannot be carried to the GPU machine
+        assert (t["amp_bf16"], t["channels_last"], t["compile"], t["fused_adam"]) == (True, True, True, True)
+        assert (t["batch_size"], t["lr"], t["beta1"], t["anneal_power"]) == (128, 0.001, 0.9, 2.0)
+        assert e["eval"]["n_samples"] >= 1000
+        if e["model"]["arch"] in ("refinenet", "refinenet_baseline"):
+            assert e["model"]["ngf"] == 64
+    main = experiment(gpu, "ncsn", "fig5_mnist")
+    assert main["noise"] == {"schedule": "geometric", "sigma_begin": 1.0, "sigma_end": 0.01, "num_levels": 10}
+    assert (main["sampling"]["n_steps_each"], main["sampling"]["step_lr"]) == (100, 2e-5)
+    t = main["training"]
+    assert -(-t["n_iters"] // t["snapshot_freq"]) >= 3 and main["select"]["metric"] != "last"
+    monkeypatch.chdir(REPO)
+    use_profile("gpu_h100", str(tmp_path / "params.yaml"))
+    assert (tmp_path / "params.yaml").read_text() == (PROFILES / "gpu_h100.yaml").read_text()
+
+
 def test_use_profile_copies_a_valid_profile_and_refuses_unknown(tmp_path, monkeypatch):
     from scorerepro.pipeline.common import use_profile
 
@@ -260,7 +293,7 @@ def test_model_summary_cli_prints_official_budget():
 
 def test_exponent_floats_as_dvc_writes_them_are_numbers(tmp_path, quick):
     """`dvc exp run -S ...step_lr=1e-5` writes `1e-05`, a string to PyYAML's YAML 1.1 rules."""
-    text = (REPO / "params.yaml").read_text().replace("step_lr: 2.0e-05", "step_lr: 1e-05", 1)  # ncsn.defaults
+    text = (REPO / "params.yaml").read_text().replace("step_lr: 1.0e-04", "step_lr: 1e-05", 1)  # ncsn.defaults
     assert "step_lr: 1e-05" in text
     path = tmp_path / "params.yaml"
     path.write_text(text)
