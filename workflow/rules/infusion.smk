@@ -4,6 +4,9 @@
 
 
 INFUSION_DATASET = _required("infusion.model.dataset")
+# DVC: the persistent model folders -> the marker each stage writes last (common.smk PERSISTENT_MARKERS)
+INFUSION_MODEL_DONE = PERSISTENT_MARKERS["infusion_train"]
+INFUSION_SWEEP_DONE = PERSISTENT_MARKERS["infusion_sweep"]
 
 DEFAULT_RESOURCES.update({
     "infusion_train": dict(mem_mb=8000, runtime=2880, gpu=0),
@@ -15,9 +18,9 @@ DEFAULT_RESOURCES.update({
 
 rule infusion_train:
     input:
-        dvc_inputs("models/infusion/main", f"data/processed/{INFUSION_DATASET}", code("infusion_train")),
+        dvc_inputs(INFUSION_MODEL_DONE, f"data/processed/{INFUSION_DATASET}", code("infusion_train")),
     output:
-        directory("models/infusion/main"),
+        INFUSION_MODEL_DONE,
         "results/infusion/train_loss.csv",
     params:
         dvc=dvc_params("seed", "device", "infusion.model"),
@@ -29,9 +32,9 @@ rule infusion_train:
 
 rule infusion_sweep:
     input:
-        dvc_inputs("models/infusion/sweep", f"data/processed/{INFUSION_DATASET}", code("infusion_sweep")),
+        dvc_inputs(INFUSION_SWEEP_DONE, f"data/processed/{INFUSION_DATASET}", code("infusion_sweep")),
     output:
-        directory("models/infusion/sweep"),
+        INFUSION_SWEEP_DONE,
         "results/infusion/table4.csv",
         "results/infusion/table4_heatmap.png",
     params:
@@ -44,7 +47,7 @@ rule infusion_sweep:
 
 rule infusion_evaluate:
     input:
-        dvc_inputs("samples/infusion/main", "models/infusion/main", f"data/processed/{INFUSION_DATASET}",
+        dvc_inputs("samples/infusion/main", INFUSION_MODEL_DONE, f"data/processed/{INFUSION_DATASET}",
                    f"models/classifier/{INFUSION_DATASET}", code("infusion_evaluate")),
     output:
         directory("samples/infusion/main"),

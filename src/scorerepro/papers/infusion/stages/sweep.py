@@ -1,7 +1,8 @@
 """Stage `infusion sweep`: the reduced Table 4 / Fig. 6 -- the test lower bound of models trained with each number
 of steps T and infusion schedule (increasing: alpha(t) = omega t from alpha(0) = 0; constant: alpha(t) = alpha),
 with the factorial prior's log-likelihood of the same test points beside them. Each cell is a small training run
-under models/infusion/sweep/<cell>/ (resumable; a finished cell is not retrained). Writes results/infusion/
+under models/infusion/sweep/<cell>/ (resumable; a finished cell is not retrained; sweep.json, written last, marks
+the folder complete). Writes results/infusion/
 table4.csv and table4_heatmap.png."""
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 import torch  # noqa: E402
 
-from scorerepro.core.fileio import save_figure  # noqa: E402
+from scorerepro.core.fileio import save_figure, write_json  # noqa: E402
 from scorerepro.core.seeding import derive_seed  # noqa: E402
 from scorerepro.papers.infusion.data import dequantise, load_images  # noqa: E402
 from scorerepro.papers.infusion.model import calibrate_batch_norm, log_likelihood_estimates  # noqa: E402
@@ -81,6 +82,8 @@ def run(params: dict) -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     write_csv(table, RESULTS / "table4.csv")
     heatmap(table, RESULTS / "table4_heatmap.png", model["dataset"])
+    # Written last: the completion marker of the persistent folder (Snakemake's output for it).
+    write_json(sweep_dir() / "sweep.json", {"cells": [cell_name(c) for c in cells(sweep)]})
     print(table[["n_steps", "schedule", "rate", "test_lower_bound"]].to_string(index=False))
 
 
