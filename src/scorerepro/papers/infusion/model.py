@@ -147,34 +147,37 @@ def denoising_loss(model: InfusionModel, x: torch.Tensor, schedule: Schedule, in
     return -total / x.shape[1]
 
 
+def _chain_parts(model: InfusionModel, x: torch.Tensor, schedule: Schedule, infusion_var: float,
+                 generator: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One infusion chain per row of x: (the log-weight terms of steps 0..T-1, the last step's mean and variance)."""
+    T = schedule.n_steps
+    p0 = model.prior
+    pm, pv = p0.mean.expand_as(x), p0.var.expand_as(x)
+    a = schedule.alpha(0)
+    z, _ = infuse(x, pm, pv, a, infusion_var, generator)
+    logw = (gaussian_log_density(z, pm, pv) - mixture_log_density(z, x, pm, pv, a, infusion_var)).sum(1)
+    for t in range(1, T):
+        mean, var = model.net(z, t)
+        a = schedule.alpha(t)
+        z_next, _ = infuse(x, mean, var, a, infusion_var, generator)
+        logw = logw + (gaussian_log_density(z_next, mean, var)
+                       - mixture_log_density(z_next, x, mean, var, a, infusion_var)).sum(1)
+        z = z_next
+    mean, var = model.net(z, T)
+    return logw, mean, var
+
+
 def chain_log_weights(model: InfusionModel, x: torch.Tensor, schedule: Schedule, infusion_var: float,
                       generator: torch.Generator | None, last_var: float | None = None,
                       keep_graph: bool = False) -> torch.Tensor:
     """Eq. 3 for one infusion chain per row of x: log p(z~, x) - log q(z~ | x), summed over pixels. Its mean over
     chains is the stochastic lower bound; log-mean-exp over k chains the importance-sampling estimate of log p(x).
     last_var: replace the last step's per-pixel variance by this scalar (the isotropic-output variant)."""
-    T = schedule.n_steps
-    p0 = model.prior
-    ctx = torch.enable_grad() if keep_graph else torch.no_grad()
-    with ctx:
-        pm, pv = p0.mean.expand_as(x), p0.var.expand_as(x)
-        a = schedule.alpha(0)
-        z, _ = infuse(x, pm, pv, a, infusion_var, generator)
-        if not keep_graph:
-            z = z.detach()
-        logw = (gaussian_log_density(z, pm, pv) - mixture_log_density(z, x, pm, pv, a, infusion_var)).sum(1)
-        for t in range(1, T):
-            mean, var = model.net(z, t)
-            a = schedule.alpha(t)
-            z_next, _ = infuse(x, mean, var, a, infusion_var, generator)
-            logw = logw + (gaussian_log_density(z_next, mean, var)
-                           - mixture_log_density(z_next, x, mean, var, a, infusion_var)).sum(1)
-            z = z_next
-        mean, var = model.net(z, T)
+    with torch.enable_grad() if keep_graph else torch.no_grad():
+        logw, mean, var = _chain_parts(model, x, schedule, infusion_var, generator)
         if last_var is not None:
             var = torch.full_like(var, last_var)
-        logw = logw + gaussian_log_density(x, mean, var).sum(1)
-    return logw
+        return logw + gaussian_log_density(x, mean, var).sum(1)
 
 
 def lower_bound_loss(model: InfusionModel, x: torch.Tensor, schedule: Schedule, infusion_var: float,
@@ -187,16 +190,24 @@ def lower_bound_loss(model: InfusionModel, x: torch.Tensor, schedule: Schedule, 
 @torch.no_grad()
 def log_likelihood_estimates(model: InfusionModel, x: torch.Tensor, schedule: Schedule, infusion_var: float,
                              k: int, generator: torch.Generator | None, batch_size: int = 256,
-                             last_var: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per example: (lower bound = mean of the k chains' log-weights, IS estimate = their log-mean-exp)."""
-    lbs, iss = [], []
-    for start in range(0, x.shape[0], max(1, batch_size // k)):
-        xb = x[start:start + max(1, batch_size // k)]
+                             isotropic_var: float | None = None):
+    """Per example: (lower bound = mean of the k chains' log-weights, IS estimate = their log-mean-exp); with
+    isotropic_var also the IS estimate of the isotropic-output variant from the same chains (a third tensor)."""
+    lbs, iss, isos = [], [], []
+    rows = max(1, batch_size // k)
+    for start in range(0, x.shape[0], rows):
+        xb = x[start:start + rows]
         rep = xb.repeat_interleave(k, 0)
-        w = chain_log_weights(model, rep, schedule, infusion_var, generator, last_var=last_var).view(-1, k)
+        prefix, mean, var = _chain_parts(model, rep, schedule, infusion_var, generator)
+        w = (prefix + gaussian_log_density(rep, mean, var).sum(1)).view(-1, k)
         lbs.append(w.mean(1))
         iss.append(torch.logsumexp(w, 1) - math.log(k))
-    return torch.cat(lbs), torch.cat(iss)
+        if isotropic_var is not None:
+            wi = (prefix + gaussian_log_density(rep, mean, torch.full_like(var, isotropic_var)).sum(1)).view(-1, k)
+            isos.append(torch.logsumexp(wi, 1) - math.log(k))
+    if isotropic_var is None:
+        return torch.cat(lbs), torch.cat(iss)
+    return torch.cat(lbs), torch.cat(iss), torch.cat(isos)
 
 
 @torch.no_grad()
