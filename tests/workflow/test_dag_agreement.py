@@ -335,6 +335,8 @@ SMK_MUTATIONS = {
     "completion marker changed in Snakemake": ("workflow/rules/common.smk",
                                                '"ncsn_train": "models/ncsn/{experiment}/completed.json",',
                                                '"ncsn_train": "models/ncsn/{experiment}/done.json",'),
+    "infusion output changed in Snakemake": ("workflow/rules/infusion.smk", '"results/infusion/table4.csv",',
+                                             '"results/infusion/table4_all.csv",'),
     "code expansion changed in Snakemake": ("workflow/rules/common.smk",
                                             "for f in code_deps.expand(declared, workflow.basedir)]",
                                             "for f in code_deps.expand(declared, workflow.basedir)[1:]]"),
