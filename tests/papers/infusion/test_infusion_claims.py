@@ -34,3 +34,8 @@ def test_claims_hold_when_the_numbers_say_so():
 def test_claims_fail_when_the_numbers_say_so():
     v = _verdicts(_table({5: 0.03, 10: 0.1}, {1: 805.0, 5: 600.0, 10: 801.0}, 1100.0))
     assert set(v.values()) == {"no"}
+
+
+def test_rate_claims_untested_when_no_cell_beats_the_prior():
+    v = _verdicts(_table({5: 0.1, 10: 0.03}, {1: 805.0, 5: 790.0, 10: 801.0}, 950.0, prior=5000.0))
+    assert v["the best infusion ra"] == "untested" and v["an increasing infusi"] == "untested"
