@@ -60,7 +60,8 @@ def check_outputs(root: Path) -> None:
     # the cross-paper tables: NCSN's rows, checked verdicts, the same generator scores as its metrics.json
     all_claims = pd.read_csv(top / "claims.csv")
     assert list(all_claims.columns) == ["paper", "claim", "source", "measured", "holds", "note"]
-    assert set(all_claims["paper"]) == {"ncsn"} and len(all_claims) == len(claims)
+    inf_claims = pd.read_csv(top / "infusion" / "claims.csv")
+    assert set(all_claims["paper"]) == {"ncsn", "infusion"} and len(all_claims) == len(claims) + len(inf_claims)
     assert set(all_claims["holds"]) <= {"yes", "no", "untested"}
     assert (top / "claims.md").read_text().startswith("# Claims of the seed papers")
     board = pd.read_csv(top / "leaderboard.csv")
@@ -68,6 +69,12 @@ def check_outputs(root: Path) -> None:
     assert len(row) == 1 and row["fid_mnist_classifier"].iloc[0] == pytest.approx(m["fid_mnist_classifier"])
     assert (board["paper"] == "(reference)").sum() == 1
     assert (top / "leaderboard.md").read_text().startswith("# Leaderboard")
+    # infusion (seed 002): its sweep, figures, scored leaderboard row
+    inf = top / "infusion"
+    assert set(pd.read_csv(inf / "table4.csv")["n_steps"]) == {1, 2}
+    assert (inf / "figures" / "fig5_inpainting.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    inf_row = board[board["paper"] == "infusion"]
+    assert len(inf_row) == 1 and inf_row["parzen_log_likelihood"].notna().all()
 
 
 def _ran(output: str) -> set[str]:

@@ -125,6 +125,8 @@ PERSISTENT_MARKERS = {
     "download": "data/raw/{dataset}/download.json",
     "inception_weights": "models/inception/inception_weights.json",
     "ncsn_train": "models/ncsn/{experiment}/completed.json",
+    "infusion_train": "models/infusion/main/completed.json",
+    "infusion_sweep": "models/infusion/sweep/sweep.json",
 }
 RAW_DONE = PERSISTENT_MARKERS["download"]
 INCEPTION_DONE = PERSISTENT_MARKERS["inception_weights"]

@@ -12,6 +12,7 @@ import importlib
 # paper name -> (package, the seed file it reproduces)
 PAPERS = {
     "ncsn": ("scorerepro.papers.ncsn", "seed 000: Song & Ermon 2019 (NCSN), as reproduced by its reproducibility report"),
+    "infusion": ("scorerepro.papers.infusion", "seed 002: Bordes, Honari & Vincent 2017 (infusion training)"),
 }
 
 

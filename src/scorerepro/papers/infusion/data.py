@@ -1,0 +1,31 @@
+"""The data as the paper uses it: pixels scaled to [0, 1) and dequantised, x = (u + U(0, 1)) / 256 for uint8 u
+(Wu et al.'s protocol, which the paper follows for its test points; the released code also dequantises its
+training targets)."""
+
+from __future__ import annotations
+
+import torch
+
+from scorerepro.data.loading import StepBatchSampler, load_split
+from scorerepro.pipeline.paths import processed_dir
+
+
+def dequantise(images_uint8: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    u = images_uint8.reshape(images_uint8.shape[0], -1).to(torch.float32)
+    return (u + torch.rand(u.shape, generator=generator)) / 256.0
+
+
+def load_images(dataset: str, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+    d = processed_dir(dataset)
+    return load_split(d / f"{split}.pt", d / "manifest.json")
+
+
+class DequantisedBatches:
+    """batch_for_step for scorerepro.training: a deterministic choice of training images, freshly dequantised."""
+
+    def __init__(self, images_uint8: torch.Tensor, batch_size: int, seed: int):
+        self.images = images_uint8
+        self.sampler = StepBatchSampler(len(images_uint8), batch_size, seed, drop_last=True)
+
+    def batch_for_step(self, step: int, generator: torch.Generator) -> torch.Tensor:
+        return dequantise(self.images[self.sampler.indices(step)], generator)

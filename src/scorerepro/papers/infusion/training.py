@@ -1,0 +1,48 @@
+"""Training one infusion model with scorerepro.training (checkpoints, exact resume)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from scorerepro.core.seeding import derive_seed
+from scorerepro.papers.infusion.data import DequantisedBatches, dequantise
+from scorerepro.papers.infusion.model import InfusionModel, denoising_loss, lower_bound_loss
+from scorerepro.papers.infusion.settings import build_model, schedule_of
+from scorerepro.training import LoopConfig, OptimizerSpec, load_model_weights, train_loop
+
+OBJECTIVES = {"denoising": denoising_loss, "lower_bound": lower_bound_loss}
+
+
+def train_model(block: dict, images_uint8: torch.Tensor, seed: int, device: str, out_dir: Path,
+                name: str, progress: bool = True) -> InfusionModel:
+    """Train (or resume, or return a finished run of) the model `block` describes; returns it on the CPU with its
+    prior fitted to the dequantised training images."""
+    t = block["training"]
+    dim = images_uint8[0].numel()
+    model = build_model(block, dim, derive_seed(seed, f"init:{name}"))
+    # p(0): per-pixel mean and variance of the dequantised training set (a fixed draw of the dequantisation).
+    model.prior.fit(dequantise(images_uint8, torch.Generator().manual_seed(derive_seed(seed, "prior"))))
+    schedule = schedule_of(block)
+    loss_of = OBJECTIVES[block["objective"]]
+
+    def step_fn(ctx):
+        loss = loss_of(ctx.nets["model"], ctx.batch, schedule, block["infusion_var"], ctx.rng.generator)
+        ctx.update("model", loss)
+        return {"loss": loss.detach()}
+
+    cfg = LoopConfig(n_iters=t["n_iters"], batch_size=t["batch_size"], snapshot_freq=t["snapshot_freq"],
+                     log_freq=min(50, t["snapshot_freq"]), seed=seed, device=device, progress=progress)
+    record = {"name": name, "model": {k: v for k, v in block.items() if k not in ("training",)},
+              "training": {k: v for k, v in t.items() if k not in ("n_iters", "snapshot_freq")}, "seed": seed}
+    result = train_loop({"model": model}, {"model": OptimizerSpec(params_of=("model",), lr=t["lr"])}, step_fn,
+                        DequantisedBatches(images_uint8, t["batch_size"], seed), cfg, out_dir, record,
+                        on_mismatch="move_aside", ignore_record_keys=())
+    return result.networks["model"].cpu()
+
+
+def load_trained(block: dict, dim: int, seed: int, out_dir: Path, name: str) -> InfusionModel:
+    model = build_model(block, dim, derive_seed(seed, f"init:{name}"))
+    load_model_weights(model, out_dir / "final.pt", network="model")
+    return model
