@@ -39,6 +39,8 @@ PERSISTENT_MARKERS = {
     "download": "download.json",
     "inception_weights": "inception_weights.json",
     "ncsn_train": "completed.json",
+    "score_repr_train": "completed.json",
+    "score_repr_sweep": "completed.json",
 }
 RULE_FILES = sorted(p.relative_to(REPO).as_posix() for p in (REPO / "workflow" / "rules").glob("*.smk"))
 
@@ -333,6 +335,9 @@ SMK_MUTATIONS = {
     "completion marker changed in Snakemake": ("workflow/rules/common.smk",
                                                '"ncsn_train": "models/ncsn/{experiment}/completed.json",',
                                                '"ncsn_train": "models/ncsn/{experiment}/done.json",'),
+    "output changed in Snakemake (score_repr)": ("workflow/rules/score_repr.smk",
+                                                 '"results/score_repr/sweep/silhouette.csv"',
+                                                 '"results/score_repr/sweep/silhouettes.csv"'),
     "code expansion changed in Snakemake": ("workflow/rules/common.smk",
                                             "for f in code_deps.expand(declared, workflow.basedir)]",
                                             "for f in code_deps.expand(declared, workflow.basedir)[1:]]"),

@@ -125,10 +125,14 @@ PERSISTENT_MARKERS = {
     "download": "data/raw/{dataset}/download.json",
     "inception_weights": "models/inception/inception_weights.json",
     "ncsn_train": "models/ncsn/{experiment}/completed.json",
+    "score_repr_train": "models/score_repr/{experiment}/completed.json",
+    "score_repr_sweep": "models/score_repr/sweep/completed.json",
 }
 RAW_DONE = PERSISTENT_MARKERS["download"]
 INCEPTION_DONE = PERSISTENT_MARKERS["inception_weights"]
 NCSN_MODEL_DONE = PERSISTENT_MARKERS["ncsn_train"]
+SCORE_REPR_MODEL_DONE = PERSISTENT_MARKERS["score_repr_train"]
+SCORE_REPR_SWEEP_DONE = PERSISTENT_MARKERS["score_repr_sweep"]
 
 
 def _lookup(key):
@@ -272,6 +276,12 @@ DEFAULT_RESOURCES = {
     "ncsn_sensitivity": dict(mem_mb=16000, runtime=1440, gpu=1),
     "ncsn_summary_rows": dict(mem_mb=2000, runtime=10, gpu=0),
     "ncsn_summary": dict(mem_mb=2000, runtime=10, gpu=0),
+    # seed 003 (score_repr.smk)
+    "score_repr_toy": dict(mem_mb=2000, runtime=30, gpu=0),
+    "score_repr_train": dict(mem_mb=8000, runtime=1440, gpu=1),
+    "score_repr_sweep": dict(mem_mb=8000, runtime=2880, gpu=1),
+    "score_repr_evaluate": dict(mem_mb=16000, runtime=240, gpu=1),
+    "score_repr_summary": dict(mem_mb=2000, runtime=10, gpu=0),
 }
 _RESOURCE_OVERRIDES = config.get("resources") or {}
 _unknown = sorted(set(_RESOURCE_OVERRIDES) - set(DEFAULT_RESOURCES))
