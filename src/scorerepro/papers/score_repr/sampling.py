@@ -25,13 +25,15 @@ def noise_levels(sde: VESDE, n_steps: int, t_eps: float) -> torch.Tensor:
 
 def langevin_corrector(score: Score, x: torch.Tensor, sigma: torch.Tensor, snr: float,
                        generator: torch.Generator) -> torch.Tensor:
-    """One Langevin step x + eps s + sqrt(2 eps) z with eps = 2 (snr ||z|| / ||s||)^2 per example (score_sde's
-    LangevinCorrector; the same update as NCSN's annealed Langevin step, with the step size set by snr)."""
+    """One Langevin step x + eps s + sqrt(2 eps) z with eps = 2 (snr ||z|| / ||s||)^2, the norms averaged over the
+    batch (score_sde's LangevinCorrector; the same update as NCSN's annealed Langevin step, with the step size set
+    by snr). Averaged, not per example: a step size that depends on each sample's own score would bias the chain
+    (samples near the mode, with small scores, would take large steps out of it)."""
     s = score(x, sigma)
     z = torch.randn(x.shape, generator=generator, dtype=x.dtype)
-    s_norm = s.flatten(1).norm(dim=1).clamp_min(1e-12)
-    z_norm = z.flatten(1).norm(dim=1)
-    eps = (2 * (snr * z_norm / s_norm) ** 2).reshape(-1, *([1] * (x.ndim - 1)))
+    s_norm = s.flatten(1).norm(dim=1).mean().clamp_min(1e-12)
+    z_norm = z.flatten(1).norm(dim=1).mean()
+    eps = 2 * (snr * z_norm / s_norm) ** 2
     return x + eps * s + (2 * eps).sqrt() * z
 
 
