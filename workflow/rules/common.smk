@@ -107,7 +107,9 @@ PAPER_WILDCARDS = {paper: {"experiment": names} for paper, names in EXPERIMENTS_
 def every_output(rule):
     """A rule's outputs for every value of its wildcards (a paper's rule `<paper>_<stage>` takes that paper's
     experiments): what rule `all` asks for."""
-    values = SHARED_WILDCARDS | PAPER_WILDCARDS.get(rule.name.split("_", 1)[0], {})
+    # the paper whose name prefixes the rule's (longest first: a paper's name may itself hold "_", as score_repr)
+    paper = next((p for p in sorted(PAPER_WILDCARDS, key=len, reverse=True) if rule.name.startswith(p + "_")), None)
+    values = SHARED_WILDCARDS | PAPER_WILDCARDS.get(paper, {})
     out = []
     for pattern in rule.output:
         pattern = strip_wildcard_constraints(str(pattern))  # the global constraints are attached to each output

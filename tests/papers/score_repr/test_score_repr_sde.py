@@ -42,7 +42,7 @@ def test_perturbation_kernel_moments_and_the_sde_variance():
     assert float(xt.mean()) == pytest.approx(0.3, abs=0.01)
     assert float(xt.var()) == pytest.approx(float(sde.sigma(t[:1])) ** 2, rel=0.02)
     # the forward SDE's variance grows at g(t)^2: d sigma^2 / dt = diffusion(t)^2
-    tt = torch.tensor([0.37])
+    tt = torch.tensor([0.37], dtype=torch.float64)
     h = 1e-4
     dvar = (sde.sigma(tt + h) ** 2 - sde.sigma(tt - h) ** 2) / (2 * h)
     assert float(dvar) == pytest.approx(float(sde.diffusion(tt) ** 2), rel=1e-4)
