@@ -12,6 +12,7 @@ import importlib
 # paper name -> (package, the seed file it reproduces)
 PAPERS = {
     "ncsn": ("scorerepro.papers.ncsn", "seed 000: Song & Ermon 2019 (NCSN), as reproduced by its reproducibility report"),
+    "score_repr": ("scorerepro.papers.score_repr", "seed 003: Abstreiter, Bauer & Mehrjou 2021, representation learning in a continuous-time score model"),
 }
 
 
