@@ -18,6 +18,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/shared.smk"
 include: "workflow/rules/ncsn.smk"
 include: "workflow/rules/infusion.smk"
+include: "workflow/rules/score_repr.smk"
 
 
 # Every output of every rule, for every dataset, experiment, shard and toy study of params.yaml: what `dvc repro`

@@ -41,6 +41,8 @@ PERSISTENT_MARKERS = {
     "ncsn_train": "completed.json",
     "infusion_train": "completed.json",
     "infusion_sweep": "sweep.json",
+    "score_repr_train": "completed.json",
+    "score_repr_sweep": "completed.json",
 }
 RULE_FILES = sorted(p.relative_to(REPO).as_posix() for p in (REPO / "workflow" / "rules").glob("*.smk"))
 
@@ -338,6 +340,9 @@ SMK_MUTATIONS = {
     "infusion output changed in Snakemake": ("workflow/rules/infusion.smk",
                                              '"results/infusion/table4_heatmap.png",',
                                              '"results/infusion/table4.png",'),
+    "output changed in Snakemake (score_repr)": ("workflow/rules/score_repr.smk",
+                                                 '"results/score_repr/sweep/silhouette.csv"',
+                                                 '"results/score_repr/sweep/silhouettes.csv"'),
     "code expansion changed in Snakemake": ("workflow/rules/common.smk",
                                             "for f in code_deps.expand(declared, workflow.basedir)]",
                                             "for f in code_deps.expand(declared, workflow.basedir)[1:]]"),

@@ -107,7 +107,9 @@ PAPER_WILDCARDS = {paper: {"experiment": names} for paper, names in EXPERIMENTS_
 def every_output(rule):
     """A rule's outputs for every value of its wildcards (a paper's rule `<paper>_<stage>` takes that paper's
     experiments): what rule `all` asks for."""
-    values = SHARED_WILDCARDS | PAPER_WILDCARDS.get(rule.name.split("_", 1)[0], {})
+    # the paper whose name prefixes the rule's (longest first: a paper's name may itself hold "_", as score_repr)
+    paper = next((p for p in sorted(PAPER_WILDCARDS, key=len, reverse=True) if rule.name.startswith(p + "_")), None)
+    values = SHARED_WILDCARDS | PAPER_WILDCARDS.get(paper, {})
     out = []
     for pattern in rule.output:
         pattern = strip_wildcard_constraints(str(pattern))  # the global constraints are attached to each output
@@ -127,10 +129,14 @@ PERSISTENT_MARKERS = {
     "ncsn_train": "models/ncsn/{experiment}/completed.json",
     "infusion_train": "models/infusion/main/completed.json",
     "infusion_sweep": "models/infusion/sweep/sweep.json",
+    "score_repr_train": "models/score_repr/{experiment}/completed.json",
+    "score_repr_sweep": "models/score_repr/sweep/completed.json",
 }
 RAW_DONE = PERSISTENT_MARKERS["download"]
 INCEPTION_DONE = PERSISTENT_MARKERS["inception_weights"]
 NCSN_MODEL_DONE = PERSISTENT_MARKERS["ncsn_train"]
+SCORE_REPR_MODEL_DONE = PERSISTENT_MARKERS["score_repr_train"]
+SCORE_REPR_SWEEP_DONE = PERSISTENT_MARKERS["score_repr_sweep"]
 
 
 def _lookup(key):
@@ -274,6 +280,12 @@ DEFAULT_RESOURCES = {
     "ncsn_sensitivity": dict(mem_mb=16000, runtime=1440, gpu=1),
     "ncsn_summary_rows": dict(mem_mb=2000, runtime=10, gpu=0),
     "ncsn_summary": dict(mem_mb=2000, runtime=10, gpu=0),
+    # seed 003 (score_repr.smk)
+    "score_repr_toy": dict(mem_mb=2000, runtime=30, gpu=0),
+    "score_repr_train": dict(mem_mb=8000, runtime=1440, gpu=1),
+    "score_repr_sweep": dict(mem_mb=8000, runtime=2880, gpu=1),
+    "score_repr_evaluate": dict(mem_mb=16000, runtime=240, gpu=1),
+    "score_repr_summary": dict(mem_mb=2000, runtime=10, gpu=0),
 }
 _RESOURCE_OVERRIDES = config.get("resources") or {}
 _unknown = sorted(set(_RESOURCE_OVERRIDES) - set(DEFAULT_RESOURCES))

@@ -74,9 +74,9 @@ rule classifier:
 
 # ---------------------------------------------------------------------------------------------------------------
 # Tables across papers: each reads every paper's rows (results/<paper>/claims.csv, .../leaderboard.csv, written by
-# the paper's summary stage). Add a paper's rows file here when its rules exist, as dvc.yaml does.
-PAPER_CLAIMS_ROWS = ["results/ncsn/claims.csv", "results/infusion/claims.csv"]
-PAPER_LEADERBOARD_ROWS = ["results/ncsn/leaderboard.csv", "results/infusion/leaderboard.csv"]
+# the paper's summary stage), for every paper with a block in params.yaml (PAPERS in common.smk); dvc.yaml lists them by hand.
+PAPER_CLAIMS_ROWS = [f"results/{paper}/claims.csv" for paper in PAPERS]
+PAPER_LEADERBOARD_ROWS = [f"results/{paper}/leaderboard.csv" for paper in PAPERS]
 
 
 rule claims:

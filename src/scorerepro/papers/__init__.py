@@ -13,6 +13,7 @@ import importlib
 PAPERS = {
     "ncsn": ("scorerepro.papers.ncsn", "seed 000: Song & Ermon 2019 (NCSN), as reproduced by its reproducibility report"),
     "infusion": ("scorerepro.papers.infusion", "seed 002: Bordes, Honari & Vincent 2017 (infusion training)"),
+    "score_repr": ("scorerepro.papers.score_repr", "seed 003: Abstreiter, Bauer & Mehrjou 2021, representation learning in a continuous-time score model"),
 }
 
 

@@ -1,0 +1,204 @@
+"""Stage `score_repr evaluate <experiment>`: what one trained model shows (results/score_repr/<experiment>/).
+
+metrics.json:
+  silhouette           of the test codes, classes as clusters (Fig. 4's measure; claims 1, 3)
+  ink_correlation_max  largest |Spearman| between a code coordinate and the image's ink (mean intensity, a proxy
+                       for stroke width; claim 1: "z_1 encodes stroke width")
+  denoise_own/other    DSM loss on test images with each image's own code vs another image's (Fig. 10; claim 5)
+  constant_empirical   Eq. 6's constant of the training images and the model's DSM loss at the same draws (claim 4)
+  diversity            mean pairwise L2 distance of samples drawn for one fixed code (Fig. 11; claim 6)
+  leaderboard          samples of the code-conditioned sampler (codes of test images) scored by
+                       scorerepro.pipeline.scoring.score, when evaluate.leaderboard_samples > 0
+figure.png: codes by class, samples decoded from a grid of codes (2-D codes), denoising loss per t, loss curve
+against the constant. loss.csv: the training loss (copied from the model folder).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import torch
+from scipy.stats import spearmanr
+
+from scorerepro.core.device import resolve_device
+from scorerepro.core.fileio import save_figure, write_json
+from scorerepro.core.seeding import derive_seed
+from scorerepro.papers.score_repr.constant import draws, empirical_constant
+from scorerepro.papers.score_repr.experiment import (codes_of, experiment_settings, load_images, load_networks,
+                                                     make_sde, set_threads, shape_of)
+from scorerepro.papers.score_repr.locations import model_dir, results_dir
+from scorerepro.papers.score_repr.losses import dsm_per_example
+from scorerepro.papers.score_repr.sampling import pc_sample
+from scorerepro.papers.score_repr.stages.sweep import silhouette_of_codes
+from scorerepro.pipeline.common import to_uint8
+from scorerepro.pipeline.scoring import score
+
+
+def conditioned_score(score_net, codes: torch.Tensor | None):
+    def fn(x, sigma):
+        return score_net(x, sigma, codes)
+    return fn
+
+
+@torch.no_grad()
+def denoising_losses(score_net, sde, images, codes, t_values, gen) -> tuple[list[float], list[float]]:
+    """Mean DSM loss per t with each image's own code and with another image's code (a derangement)."""
+    n = len(images)
+    perm = torch.randperm(n, generator=gen)
+    other = torch.empty_like(perm)
+    other[perm] = perm.roll(1)  # image perm[i] gets the code of image perm[i-1]: never its own
+    own_l, other_l = [], []
+    for t in t_values:
+        tt = torch.full((n,), float(t))
+        noise = torch.randn(images.shape, generator=gen)
+        own_l.append(float(dsm_per_example(score_net, sde, images, tt, noise, codes).mean()))
+        other_l.append(float(dsm_per_example(score_net, sde, images, tt, noise, codes[other]).mean()))
+    return own_l, other_l
+
+
+def mean_pairwise_distance(samples: torch.Tensor) -> float:
+    flat = samples.flatten(1).double()
+    d = torch.cdist(flat, flat)
+    k = len(flat)
+    return float(d.sum() / (k * (k - 1)))
+
+
+def run(params: dict, experiment: str) -> None:
+    set_threads(params)
+    exp = experiment_settings(params, experiment)
+    ev = exp["evaluate"]
+    sde = make_sde(params)
+    t_eps = params["score_repr"]["sde"]["t_eps"]
+    seed = derive_seed(params["seed"], f"score_repr:evaluate:{exp['name']}")
+    gen = torch.Generator().manual_seed(seed)
+    nets = load_networks(exp, model_dir(exp["name"]))
+    score_net, encoder = nets["score"], nets.get("encoder")
+    pool = exp["data"]["pool"]
+    test, labels = load_images(exp["dataset"], "test", pool)
+    train, _ = load_images(exp["dataset"], "train", pool)
+    n = ev["n_test"] or len(test)
+    test, labels = test[:n], (labels[:n] if labels is not None else None)
+    shape = shape_of(exp)
+    out: dict = {"experiment": exp["name"], "dataset": exp["dataset"], "pool": pool, "image_shape": list(shape),
+                 "code_dim": exp["model"]["code_dim"], "t_mode": exp["training"]["t_mode"], "n_test": n}
+    codes = codes_of(encoder, test) if encoder is not None else None
+
+    # codes: class structure and what a coordinate follows
+    if codes is not None:
+        out["silhouette"] = silhouette_of_codes(codes, labels)
+        ink = test.flatten(1).mean(dim=1).numpy()
+        corr = [abs(float(spearmanr(codes[:, k].numpy(), ink).statistic)) for k in range(codes.shape[1])]
+        out["ink_correlation_per_coordinate"] = corr
+        out["ink_correlation_max"] = max(corr)
+
+    # Fig. 10: own code vs another image's code
+    t_values = np.linspace(ev["t_min"], 1.0, ev["n_t"]).tolist()
+    if codes is not None:
+        own, other = denoising_losses(score_net, sde, test, codes, t_values, gen)
+        out.update({"denoise_t": t_values, "denoise_own_per_t": own, "denoise_other_per_t": other,
+                    "denoise_own": float(np.mean(own)), "denoise_other": float(np.mean(other)),
+                    "denoise_gap": float(np.mean(other) - np.mean(own))})
+
+    # Eq. 6: the constant of the training images and the model's loss at the same draws
+    flat_train = train.flatten(1)
+    idx, t, noise = draws(sde, len(train), flat_train.shape[1], ev["constant_samples"], t_eps, gen)
+    const_terms = torch.cat([empirical_constant(sde, flat_train, flat_train[idx[i:i + 250]], t[i:i + 250],
+                                                noise[i:i + 250]) for i in range(0, len(idx), 250)])
+    x0 = train[idx]
+    with torch.no_grad():
+        z = codes_of(encoder, x0) if encoder is not None else None
+        model_terms = dsm_per_example(score_net, sde, x0, t, noise.reshape(x0.shape), z)
+    out["constant_empirical"] = float(const_terms.mean())
+    out["constant_empirical_stderr"] = float(const_terms.std() / len(const_terms) ** 0.5)
+    out["model_loss_at_constant_draws"] = float(model_terms.mean())
+    out["model_minus_constant_stderr"] = float((model_terms - const_terms).std() / len(const_terms) ** 0.5)
+
+    # Fig. 11: diversity of samples for one fixed code
+    def sample(c, k):
+        return pc_sample(conditioned_score(score_net, c), sde, (k, *shape), ev["sampler_steps"], ev["snr"], t_eps,
+                         gen).clamp(0, 1)
+
+    k = ev["diversity_samples"]
+    div = []
+    fixed_examples = []
+    for i in range(ev["diversity_codes"]):
+        c = codes[i:i + 1].expand(k, -1) if codes is not None else None
+        s = sample(c, k)
+        fixed_examples.append(s[:8])
+        div.append(mean_pairwise_distance(s))
+    out["diversity_per_code"] = div
+    out["diversity"] = float(np.mean(div))
+
+    grid_images = None
+    if codes is not None and codes.shape[1] == 2:
+        lo, hi = np.quantile(codes.numpy(), [0.05, 0.95], axis=0)
+        g = ev["grid_size"]
+        a, b = np.meshgrid(np.linspace(lo[0], hi[0], g), np.linspace(hi[1], lo[1], g))
+        grid_codes = torch.tensor(np.stack([a.ravel(), b.ravel()], axis=1), dtype=torch.float32)
+        grid_images = sample(grid_codes, len(grid_codes))
+        out["grid_range"] = [lo.tolist(), hi.tolist()]
+
+    if ev["leaderboard_samples"] > 0:
+        m = ev["leaderboard_samples"]
+        pick = torch.randint(0, len(test), (m,), generator=gen)
+        lead = sample(codes[pick] if codes is not None else None, m)
+        out["leaderboard"] = score(to_uint8(lead), exp["dataset"], params, resolve_device(params["device"]),
+                                   inception=ev["inception"])
+        out["leaderboard"]["codes_from"] = "test images"
+    res = results_dir(exp["name"])
+    write_json(res / "metrics.json", out)
+    shutil.copyfile(model_dir(exp["name"]) / "loss.csv", res / ".loss.csv.tmp")
+    (res / ".loss.csv.tmp").replace(res / "loss.csv")
+    _figure(exp, out, codes, labels, grid_images, torch.cat(fixed_examples), res / "loss.csv", res / "figure.png")
+    print(json.dumps({k: v for k, v in out.items() if not isinstance(v, (list, dict))}, indent=1))
+
+
+def _figure(exp, out, codes, labels, grid_images, fixed, loss_csv, path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from torchvision.utils import make_grid
+
+    fig, axes = plt.subplots(1, 5, figsize=(20, 4))
+    ax = axes[0]
+    if codes is not None:
+        c = codes.numpy()
+        y = c[:, 1] if c.shape[1] > 1 else np.zeros(len(c))
+        sc = ax.scatter(c[:, 0], y, c=labels.numpy() if labels is not None else None, cmap="tab10", s=6)
+        if labels is not None:
+            fig.colorbar(sc, ax=ax, label="class")
+        ax.set_title(f"test codes (silhouette {out['silhouette']:.3f})", fontsize=9)
+    else:
+        ax.set_title("no code (unconditional)", fontsize=9)
+    for ax, imgs, title in ((axes[1], grid_images, "samples from a grid of codes (5-95% of test codes)"),
+                            (axes[2], fixed, "8 samples per fixed code (rows)")):
+        ax.axis("off")
+        if imgs is not None:
+            nrow = int(round(len(imgs) ** 0.5)) if imgs is grid_images else 8
+            ax.imshow(make_grid(imgs, nrow=nrow, padding=1, pad_value=1.0).permute(1, 2, 0).numpy())
+        ax.set_title(title if imgs is not None else "n/a (code is not 2-D)", fontsize=9)
+    ax = axes[3]
+    if "denoise_t" in out:
+        ax.plot(out["denoise_t"], out["denoise_own_per_t"], "o-", label="own code")
+        ax.plot(out["denoise_t"], out["denoise_other_per_t"], "s-", label="another image's code")
+        ax.set_yscale("log")
+        ax.legend(fontsize=8)
+    ax.set_xlabel("t")
+    ax.set_title("Fig. 10: denoising loss (test images)", fontsize=9)
+    ax = axes[4]
+    loss = pd.read_csv(loss_csv)
+    w = max(1, len(loss) // 40)
+    ax.plot(loss["step"], loss["dsm"].rolling(w).mean(), label="DSM (running mean)")
+    ax.axhline(out["constant_empirical"], color="k", ls="--", label="Eq. 6 constant (training images)")
+    ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.legend(fontsize=8)
+    ax.set_title("training loss against the constant", fontsize=9)
+    fig.suptitle(f"seed 003, {exp['name']}: {exp['dataset']} pooled {exp['data']['pool']}x "
+                 f"{tuple(out['image_shape'])}, code dim {exp['model']['code_dim']}, {exp['training']['t_mode']}",
+                 fontsize=10)
+    save_figure(path, fig)
+    plt.close(fig)

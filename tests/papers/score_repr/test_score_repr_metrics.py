@@ -1,0 +1,56 @@
+"""The silhouette of the codes against an independent computation (its definition over scipy's distance matrix),
+the diversity measure, and the own-code/other-code derangement."""
+
+import numpy as np
+import pytest
+import torch
+from scipy.spatial.distance import cdist
+
+from scorerepro.papers.score_repr.stages.evaluate import denoising_losses, mean_pairwise_distance
+from scorerepro.papers.score_repr.stages.sweep import silhouette_of_codes
+from scorerepro.papers.score_repr.sde import VESDE
+
+
+def silhouette_by_definition(x: np.ndarray, labels: np.ndarray) -> float:
+    d = cdist(x, x)
+    s = []
+    for i in range(len(x)):
+        same = labels == labels[i]
+        if same.sum() == 1:
+            s.append(0.0)
+            continue
+        a = d[i, same].sum() / (same.sum() - 1)
+        b = min(d[i, labels == c].mean() for c in set(labels) - {labels[i]})
+        s.append((b - a) / max(a, b))
+    return float(np.mean(s))
+
+
+def test_silhouette_matches_its_definition():
+    g = torch.Generator().manual_seed(0)
+    labels = torch.randint(0, 4, (120,), generator=g)
+    codes = torch.randn(120, 2, generator=g) + labels[:, None].float() * 0.8
+    assert silhouette_of_codes(codes, labels) == pytest.approx(silhouette_by_definition(codes.numpy().astype(float),
+                                                                                         labels.numpy()), abs=1e-6)
+    assert np.isnan(silhouette_of_codes(codes, None))
+
+
+def test_mean_pairwise_distance():
+    x = torch.tensor([[0.0, 0.0], [3.0, 4.0], [0.0, 4.0]])
+    assert mean_pairwise_distance(x) == pytest.approx((5 + 4 + 3) / 3)
+
+
+def test_denoising_with_other_codes_never_uses_the_own_code():
+    """A score net that is exact only when given the image's own code (z = x_0): the own-code loss is the kernel's
+    optimum 0 at every t and any other image's code does worse."""
+    sde = VESDE(0.01, 50.0)
+
+    class Oracle(torch.nn.Module):
+        def forward(self, x, sigma, z):
+            return -(x - z.reshape(x.shape)) / sigma.reshape(-1, 1, 1, 1) ** 2
+
+    g = torch.Generator().manual_seed(0)
+    images = torch.rand(9, 1, 2, 2, generator=g)
+    codes = images.flatten(1)
+    own, other = denoising_losses(Oracle(), sde, images, codes, [0.2, 0.6], g)
+    assert max(own) < 1e-10
+    assert min(other) > 0
