@@ -39,6 +39,7 @@ PERSISTENT_MARKERS = {
     "download": "download.json",
     "inception_weights": "inception_weights.json",
     "ncsn_train": "completed.json",
+    "ae_mcmc_train": "completed.json",
 }
 RULE_FILES = sorted(p.relative_to(REPO).as_posix() for p in (REPO / "workflow" / "rules").glob("*.smk"))
 

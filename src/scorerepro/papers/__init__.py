@@ -12,6 +12,8 @@ import importlib
 # paper name -> (package, the seed file it reproduces)
 PAPERS = {
     "ncsn": ("scorerepro.papers.ncsn", "seed 000: Song & Ermon 2019 (NCSN), as reproduced by its reproducibility report"),
+    "ae_mcmc": ("scorerepro.papers.ae_mcmc", "seed 001: Creswell, Arulkumaran & Bharath 2017 (MCMC sampling from "
+                                             "generative autoencoders)"),
 }
 
 
