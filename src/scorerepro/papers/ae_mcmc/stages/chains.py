@@ -79,7 +79,7 @@ class Sampler:
 
 
 def _image_scores(images: torch.Tensor, dataset: str, params: dict, device, parzen_sets, inception: bool) -> dict:
-    out = score(to_uint8(images), dataset, params, device, inception=inception)
+    out = score(to_uint8(images), dataset, params, device, inception=inception, is_splits=min(10, len(images)))
     if parzen_sets is not None:
         validation, test = parzen_sets
         res = parzen_with_validation(test, validation, images.flatten(1).double())
