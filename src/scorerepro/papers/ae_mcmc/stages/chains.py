@@ -64,12 +64,13 @@ class Sampler:
             out.append(self.encode(x, self.generator("encode", b)).cpu())
         return torch.cat(out)
 
-    def chains(self, z0: torch.Tensor, n_steps: int, record) -> dict[int, tuple[torch.Tensor, torch.Tensor]]:
+    def chains(self, z0: torch.Tensor, n_steps: int, record, what: str = "chain"
+               ) -> dict[int, tuple[torch.Tensor, torch.Tensor]]:
         """run_chain over fixed batches of z0's rows; {t: (z_t, x_t)} concatenated over batches (on the CPU)."""
         parts: dict[int, list] = {}
         variance = self.exp["corruption_variance"]
         for b, start in enumerate(range(0, len(z0), self.batch_size)):
-            g = self.generator("chain", b)
+            g = self.generator(what, b)
             noise = (lambda x, g=g: corrupt(x, variance, g)) if self.exp["denoising"] else None
             res = run_chain(z0[start:start + self.batch_size].to(self.device), self.nets["decoder"],
                             lambda x, g=g: self.encode(x, g), n_steps, record, corrupt=noise)
@@ -139,7 +140,7 @@ def run_mode(exp: dict, nets: dict, chains: dict, params: dict, mode: str, test:
         z_pairs = z_test[order]
         path = slerp(z_pairs[0::2], z_pairs[1::2], torch.linspace(0, 1, ip["n_points"]))
         interior = path[:, 1:-1].reshape(-1, path.shape[-1])
-        moved_path = s.chains(interior, ip["steps"], [0, ip["steps"]])
+        moved_path = s.chains(interior, ip["steps"], [0, ip["steps"]], what="interpolation")
         before, after = moved_path[0][1], moved_path[ip["steps"]][1]
         result["interpolation"] = {"n_points_scored": len(interior), "steps": ip["steps"],
                                    "before": _image_scores(before, dataset, params, device, None, chains["inception"]),
