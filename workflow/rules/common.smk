@@ -107,7 +107,9 @@ PAPER_WILDCARDS = {paper: {"experiment": names} for paper, names in EXPERIMENTS_
 def every_output(rule):
     """A rule's outputs for every value of its wildcards (a paper's rule `<paper>_<stage>` takes that paper's
     experiments): what rule `all` asks for."""
-    values = SHARED_WILDCARDS | PAPER_WILDCARDS.get(rule.name.split("_", 1)[0], {})
+    # the paper whose name prefixes the rule's (the longest: a paper's name may hold an underscore, as ae_mcmc)
+    paper = max((p for p in PAPER_WILDCARDS if rule.name.startswith(p + "_")), key=len, default=None)
+    values = SHARED_WILDCARDS | PAPER_WILDCARDS.get(paper, {})
     out = []
     for pattern in rule.output:
         pattern = strip_wildcard_constraints(str(pattern))  # the global constraints are attached to each output
