@@ -337,6 +337,9 @@ SMK_MUTATIONS = {
     "code expansion changed in Snakemake": ("workflow/rules/common.smk",
                                             "for f in code_deps.expand(declared, workflow.basedir)]",
                                             "for f in code_deps.expand(declared, workflow.basedir)[1:]]"),
+    "ae_mcmc params key changed in Snakemake": ("workflow/rules/ae_mcmc.smk",
+                                                'dvc_params("ae_mcmc.experiments", "ae_mcmc.chains")',
+                                                'dvc_params("ae_mcmc.chains")'),
 }
 
 
