@@ -19,6 +19,7 @@ include: "workflow/rules/shared.smk"
 include: "workflow/rules/ncsn.smk"
 include: "workflow/rules/infusion.smk"
 include: "workflow/rules/score_repr.smk"
+include: "workflow/rules/ae_mcmc.smk"
 
 
 # Every output of every rule, for every dataset, experiment, shard and toy study of params.yaml: what `dvc repro`

@@ -43,6 +43,7 @@ PERSISTENT_MARKERS = {
     "infusion_sweep": "sweep.json",
     "score_repr_train": "completed.json",
     "score_repr_sweep": "completed.json",
+    "ae_mcmc_train": "completed.json",
 }
 RULE_FILES = sorted(p.relative_to(REPO).as_posix() for p in (REPO / "workflow" / "rules").glob("*.smk"))
 
@@ -346,6 +347,9 @@ SMK_MUTATIONS = {
     "code expansion changed in Snakemake": ("workflow/rules/common.smk",
                                             "for f in code_deps.expand(declared, workflow.basedir)]",
                                             "for f in code_deps.expand(declared, workflow.basedir)[1:]]"),
+    "ae_mcmc params key changed in Snakemake": ("workflow/rules/ae_mcmc.smk",
+                                                'dvc_params("ae_mcmc.experiments", "ae_mcmc.chains")',
+                                                'dvc_params("ae_mcmc.chains")'),
 }
 
 

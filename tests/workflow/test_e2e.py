@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from scorerepro.papers import PAPERS
 from workflow_helpers import dvc, make_workspace, snakemake
 
 pytestmark = pytest.mark.slow
@@ -60,14 +61,20 @@ def check_outputs(root: Path) -> None:
     # the cross-paper tables: NCSN's rows, checked verdicts, the same generator scores as its metrics.json
     all_claims = pd.read_csv(top / "claims.csv")
     assert list(all_claims.columns) == ["paper", "claim", "source", "measured", "holds", "note"]
-    inf_claims = pd.read_csv(top / "infusion" / "claims.csv")
-    assert set(all_claims["paper"]) == {"ncsn", "infusion"} and len(all_claims) == len(claims) + len(inf_claims)
+    papers = sorted(set(all_claims["paper"]))
+    assert papers == sorted(PAPERS)
+    assert len(all_claims) == sum(len(pd.read_csv(top / paper / "claims.csv")) for paper in papers)
+    ae_claims = pd.read_csv(top / "ae_mcmc" / "claims.csv")
+    # ae_mcmc (seed 001): its six claims, and t = 0 / last-step rows of the four autoencoders on the leaderboard
+    assert len(ae_claims) == 6 and set(ae_claims["holds"]) <= {"yes", "no", "untested"}
+    assert ((top / "ae_mcmc" / "fig4_samples.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n")
     assert set(all_claims["holds"]) <= {"yes", "no", "untested"}
     assert (top / "claims.md").read_text().startswith("# Claims of the seed papers")
     board = pd.read_csv(top / "leaderboard.csv")
     row = board[(board["paper"] == "ncsn") & (board["experiment"] == EXP)]
     assert len(row) == 1 and row["fid_mnist_classifier"].iloc[0] == pytest.approx(m["fid_mnist_classifier"])
     assert (board["paper"] == "(reference)").sum() == 1
+    assert (board["paper"] == "ae_mcmc").sum() == 8
     assert (top / "leaderboard.md").read_text().startswith("# Leaderboard")
     # infusion (seed 002): its sweep, figures, scored leaderboard row
     inf = top / "infusion"

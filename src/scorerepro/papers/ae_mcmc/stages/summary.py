@@ -1,0 +1,101 @@
+"""Stage `ae_mcmc summary`: results/ae_mcmc/summary.csv (+ .md: every measured number per model, batch-norm mode
+and step), this paper's rows of the cross-paper claims table (results/ae_mcmc/claims.csv) and leaderboard
+(results/ae_mcmc/leaderboard.csv: each model's samples at the first and last image step, BN in the first mode,
+scored by pipeline.scoring.score in the chains stage)."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+
+from scorerepro.core.fileio import write_text
+from scorerepro.papers.ae_mcmc.claims import evaluate_claims
+from scorerepro.papers.ae_mcmc.experiment import experiment_settings
+from scorerepro.papers.ae_mcmc.locations import PAPER, RESULTS, results_dir
+from scorerepro.pipeline import paths
+from scorerepro.pipeline.tables import to_markdown, write_csv
+
+LABEL = {("vae", False): "VAE", ("vae", True): "DVAE", ("aae", False): "AAE", ("aae", True): "DAAE"}
+
+
+def _summary_rows(params: dict, metrics: dict) -> list[dict]:
+    rows = []
+    for name, m in metrics.items():
+        for mode, v in m["modes"].items():
+            base = {"experiment": name, "model": LABEL[(m["kind"], m["denoising"])], "bn_mode": mode,
+                    "dataset": m["dataset"], "profile": params["profile"]}
+            for key in ("mean_std", "fraction_dims_std_below_1", "frechet_to_prior"):
+                rows.append({**base, "t": None, "measure": f"encodings.{key}", "value": v["encodings"][key]})
+            for t, d in v["latent_frechet_to_encodings"].items():
+                rows.append({**base, "t": int(t), "measure": "latent_frechet_to_encodings", "value": d})
+                rows.append({**base, "t": int(t), "measure": "latent_frechet_to_prior",
+                             "value": v["latent_frechet_to_prior"][t]})
+            for t, s in v["samples"].items():
+                for key, value in s.items():
+                    if isinstance(value, (int, float)) and key != "n_samples":
+                        rows.append({**base, "t": int(t), "measure": f"samples.{key}", "value": value})
+            for key, sp in v["movement_vs_realism"].items():
+                if isinstance(sp, dict):
+                    rows.append({**base, "t": 1, "measure": f"spearman_rho(movement, {key})", "value": sp["rho"]})
+            for when in ("before", "after"):
+                for key, value in v["interpolation"][when].items():
+                    if isinstance(value, (int, float)) and key != "n_samples":
+                        rows.append({**base, "t": 0 if when == "before" else v["interpolation"]["steps"],
+                                     "measure": f"interpolation.{key}", "value": value})
+    return rows
+
+
+def leaderboard_rows(params: dict, metrics: dict) -> pd.DataFrame:
+    ch = params["ae_mcmc"]["chains"]
+    mode = ch["bn_modes"][0]
+    rows = []
+    for name, m in metrics.items():
+        exp = experiment_settings(params, name)
+        for t in (ch["image_steps"][0], ch["image_steps"][-1]):
+            s = m["modes"][mode]["samples"][str(t)]
+            rows.append({
+                "paper": PAPER, "model": f"{LABEL[(m['kind'], m['denoising'])]} t={t}", "experiment": name,
+                "dataset": m["dataset"],
+                "setting": (f"latent {exp['model']['latent_dim']}, nf {exp['model']['nf']}, "
+                            f"{exp['training']['epochs']} epochs; " + ("decoded from the prior" if t == 0 else
+                            f"{t} MCMC steps") + f"; BN {mode} mode, batches of {ch['batch_size']}"
+                            + (f"; corruption variance {exp['corruption_variance']:g}" if exp["denoising"] else "")),
+                "n_samples": s.get("n_samples"),
+                "fid_mnist_classifier": s.get("fid_mnist_classifier"),
+                "is_mnist_classifier_mean": s.get("is_mnist_classifier_mean"),
+                "fid_inception": s.get("fid_inception"), "is_inception_mean": s.get("is_inception_mean"),
+                "parzen_log_likelihood": s.get("parzen_log_likelihood"),
+                "reported_fid_inception": None, "reported_is_inception_mean": None,  # the paper reports no numbers
+                "reported_by": None, "profile": params["profile"],
+                "source": str(results_dir(name) / "chains.json"),
+            })
+    return pd.DataFrame(rows)
+
+
+def run(params: dict) -> None:
+    metrics = {}
+    for name in params["ae_mcmc"]["experiments"]:
+        path = results_dir(name) / "chains.json"
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} is missing: run `scorerepro ae_mcmc chains {name}`")
+        metrics[name] = json.loads(path.read_text())
+    df = pd.DataFrame(_summary_rows(params, metrics))
+    write_csv(df, RESULTS / "summary.csv")
+    table = pd.DataFrame(evaluate_claims(params, metrics))
+    table.insert(0, "paper", PAPER)
+    write_csv(table, paths.claims_rows_file(PAPER))
+    board = leaderboard_rows(params, metrics)
+    write_csv(board, paths.leaderboard_rows_file(PAPER))
+    key = df[df["measure"].isin(["latent_frechet_to_encodings", "samples.fid_mnist_classifier",
+                                 "samples.parzen_log_likelihood"])]
+    wide = key.pivot_table(index=["model", "bn_mode", "measure"], columns="t", values="value").reset_index()
+    wide.columns = [str(c) if not isinstance(c, str) else c for c in wide.columns]
+    write_text(RESULTS / "summary.md",
+               f"# Creswell et al. 2017, MCMC sampling from generative autoencoders ({params['profile']} profile)\n\n"
+               "The paper reports no numbers (figures only); every number here is measured. Columns are chain "
+               "steps t (t = 0: decoded from the prior). Claims and verdicts: claims.csv. All numbers: "
+               "summary.csv.\n\n" + to_markdown(wide, list(wide.columns)) + "\n\n## Claims\n\n"
+               + to_markdown(table, ["claim", "measured", "holds"]) + "\n")
+    print(f"ae_mcmc summary: {len(df)} numbers, {len(table)} claims ({(table['holds'] == 'yes').sum()} hold), "
+          f"{len(board)} leaderboard rows")
