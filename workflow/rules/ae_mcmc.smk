@@ -7,8 +7,7 @@
 AE_MCMC_MODELS = list(_required("ae_mcmc.experiments"))
 AE_MCMC_DATASET = _required("ae_mcmc.defaults.dataset")
 # models/ae_mcmc/<experiment> is a persistent DVC output (training resumes from it): Snakemake declares the
-# completion marker the training writes last (as for ncsn_train, common.smk).
-PERSISTENT_MARKERS["ae_mcmc_train"] = "models/ae_mcmc/{experiment}/completed.json"
+# completion marker the training writes last (PERSISTENT_MARKERS, common.smk).
 AE_MCMC_MODEL_DONE = PERSISTENT_MARKERS["ae_mcmc_train"]
 AE_MCMC_CHAINS = [f"results/ae_mcmc/{e}/chains.json" for e in AE_MCMC_MODELS]
 DEFAULT_RESOURCES.update({

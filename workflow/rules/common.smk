@@ -131,6 +131,7 @@ PERSISTENT_MARKERS = {
     "infusion_sweep": "models/infusion/sweep/sweep.json",
     "score_repr_train": "models/score_repr/{experiment}/completed.json",
     "score_repr_sweep": "models/score_repr/sweep/completed.json",
+    "ae_mcmc_train": "models/ae_mcmc/{experiment}/completed.json",
 }
 RAW_DONE = PERSISTENT_MARKERS["download"]
 INCEPTION_DONE = PERSISTENT_MARKERS["inception_weights"]
