@@ -17,6 +17,7 @@ report: "workflow/report/workflow.rst"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/shared.smk"
 include: "workflow/rules/ncsn.smk"
+include: "workflow/rules/wmvl.smk"
 
 
 # Every output of every rule, for every dataset, experiment, shard and toy study of params.yaml: what `dvc repro`

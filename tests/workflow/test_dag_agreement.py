@@ -39,6 +39,7 @@ PERSISTENT_MARKERS = {
     "download": "download.json",
     "inception_weights": "inception_weights.json",
     "ncsn_train": "completed.json",
+    "wmvl_train": "completed.json",
 }
 RULE_FILES = sorted(p.relative_to(REPO).as_posix() for p in (REPO / "workflow" / "rules").glob("*.smk"))
 
@@ -333,6 +334,9 @@ SMK_MUTATIONS = {
     "completion marker changed in Snakemake": ("workflow/rules/common.smk",
                                                '"ncsn_train": "models/ncsn/{experiment}/completed.json",',
                                                '"ncsn_train": "models/ncsn/{experiment}/done.json",'),
+    "wmvl command changed in Snakemake": ("workflow/rules/wmvl.smk",
+                                          '"scorerepro wmvl evaluate {wildcards.experiment}"',
+                                          '"scorerepro wmvl evaluate {wildcards.experiment} --fast"'),
     "code expansion changed in Snakemake": ("workflow/rules/common.smk",
                                             "for f in code_deps.expand(declared, workflow.basedir)]",
                                             "for f in code_deps.expand(declared, workflow.basedir)[1:]]"),

@@ -125,6 +125,7 @@ PERSISTENT_MARKERS = {
     "download": "data/raw/{dataset}/download.json",
     "inception_weights": "models/inception/inception_weights.json",
     "ncsn_train": "models/ncsn/{experiment}/completed.json",
+    "wmvl_train": "models/wmvl/{experiment}/completed.json",
 }
 RAW_DONE = PERSISTENT_MARKERS["download"]
 INCEPTION_DONE = PERSISTENT_MARKERS["inception_weights"]
@@ -272,6 +273,11 @@ DEFAULT_RESOURCES = {
     "ncsn_sensitivity": dict(mem_mb=16000, runtime=1440, gpu=1),
     "ncsn_summary_rows": dict(mem_mb=2000, runtime=10, gpu=0),
     "ncsn_summary": dict(mem_mb=2000, runtime=10, gpu=0),
+    # WMVL (wmvl.smk)
+    "wmvl_synthetic": dict(mem_mb=4000, runtime=120, gpu=0),
+    "wmvl_train": dict(mem_mb=4000, runtime=1440, gpu=0),
+    "wmvl_evaluate": dict(mem_mb=4000, runtime=240, gpu=0),
+    "wmvl_summary": dict(mem_mb=2000, runtime=10, gpu=0),
 }
 _RESOURCE_OVERRIDES = config.get("resources") or {}
 _unknown = sorted(set(_RESOURCE_OVERRIDES) - set(DEFAULT_RESOURCES))

@@ -75,8 +75,8 @@ rule classifier:
 # ---------------------------------------------------------------------------------------------------------------
 # Tables across papers: each reads every paper's rows (results/<paper>/claims.csv, .../leaderboard.csv, written by
 # the paper's summary stage). Add a paper's rows file here when its rules exist, as dvc.yaml does.
-PAPER_CLAIMS_ROWS = ["results/ncsn/claims.csv"]
-PAPER_LEADERBOARD_ROWS = ["results/ncsn/leaderboard.csv"]
+PAPER_CLAIMS_ROWS = ["results/ncsn/claims.csv", "results/wmvl/claims.csv"]
+PAPER_LEADERBOARD_ROWS = ["results/ncsn/leaderboard.csv", "results/wmvl/leaderboard.csv"]
 
 
 rule claims:

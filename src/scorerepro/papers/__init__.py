@@ -12,6 +12,7 @@ import importlib
 # paper name -> (package, the seed file it reproduces)
 PAPERS = {
     "ncsn": ("scorerepro.papers.ncsn", "seed 000: Song & Ermon 2019 (NCSN), as reproduced by its reproducibility report"),
+    "wmvl": ("scorerepro.papers.wmvl", "seed 004: Wang et al. 2020, Wasserstein minimum velocity learning (WMVL)"),
 }
 
 
