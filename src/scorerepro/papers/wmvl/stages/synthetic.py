@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import time
 
+import torch
+
 from scorerepro.core.fileio import write_json
 from scorerepro.data.synthetic import wmvl_circle_mixture, wmvl_sphere_mixture
 from scorerepro.papers.wmvl import plots
@@ -21,6 +23,7 @@ FIGURES = {"banana": "fig1_bias_variance", "cosine": "fig3_cd1", "circle": "fig2
 def run(params: dict, study: str) -> None:
     if study not in STUDIES:
         raise ValueError(f"unknown synthetic study {study!r}; choose one of {', '.join(STUDIES)}")
+    torch.set_num_threads(1)  # small MLPs: a second thread only spins on a shared machine (100x slower under load)
     cfg = dict(params["wmvl"]["synthetic"][study])
     seed = int(params["seed"])
     t0 = time.perf_counter()
