@@ -20,6 +20,7 @@ include: "workflow/rules/ncsn.smk"
 include: "workflow/rules/infusion.smk"
 include: "workflow/rules/score_repr.smk"
 include: "workflow/rules/ae_mcmc.smk"
+include: "workflow/rules/wmvl.smk"
 
 
 # Every output of every rule, for every dataset, experiment, shard and toy study of params.yaml: what `dvc repro`

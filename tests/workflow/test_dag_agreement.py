@@ -44,6 +44,7 @@ PERSISTENT_MARKERS = {
     "score_repr_train": "completed.json",
     "score_repr_sweep": "completed.json",
     "ae_mcmc_train": "completed.json",
+    "wmvl_train": "completed.json",
 }
 RULE_FILES = sorted(p.relative_to(REPO).as_posix() for p in (REPO / "workflow" / "rules").glob("*.smk"))
 
@@ -344,6 +345,9 @@ SMK_MUTATIONS = {
     "output changed in Snakemake (score_repr)": ("workflow/rules/score_repr.smk",
                                                  '"results/score_repr/sweep/silhouette.csv"',
                                                  '"results/score_repr/sweep/silhouettes.csv"'),
+    "wmvl command changed in Snakemake": ("workflow/rules/wmvl.smk",
+                                          '"scorerepro wmvl evaluate {wildcards.experiment}"',
+                                          '"scorerepro wmvl evaluate {wildcards.experiment} --fast"'),
     "code expansion changed in Snakemake": ("workflow/rules/common.smk",
                                             "for f in code_deps.expand(declared, workflow.basedir)]",
                                             "for f in code_deps.expand(declared, workflow.basedir)[1:]]"),

@@ -132,6 +132,7 @@ PERSISTENT_MARKERS = {
     "score_repr_train": "models/score_repr/{experiment}/completed.json",
     "score_repr_sweep": "models/score_repr/sweep/completed.json",
     "ae_mcmc_train": "models/ae_mcmc/{experiment}/completed.json",
+    "wmvl_train": "models/wmvl/{experiment}/completed.json",
 }
 RAW_DONE = PERSISTENT_MARKERS["download"]
 INCEPTION_DONE = PERSISTENT_MARKERS["inception_weights"]
@@ -287,6 +288,11 @@ DEFAULT_RESOURCES = {
     "score_repr_sweep": dict(mem_mb=8000, runtime=2880, gpu=1),
     "score_repr_evaluate": dict(mem_mb=16000, runtime=240, gpu=1),
     "score_repr_summary": dict(mem_mb=2000, runtime=10, gpu=0),
+    # WMVL (wmvl.smk)
+    "wmvl_synthetic": dict(mem_mb=4000, runtime=120, gpu=0),
+    "wmvl_train": dict(mem_mb=4000, runtime=1440, gpu=0),
+    "wmvl_evaluate": dict(mem_mb=4000, runtime=240, gpu=0),
+    "wmvl_summary": dict(mem_mb=2000, runtime=10, gpu=0),
 }
 _RESOURCE_OVERRIDES = config.get("resources") or {}
 _unknown = sorted(set(_RESOURCE_OVERRIDES) - set(DEFAULT_RESOURCES))

@@ -12,10 +12,12 @@ import importlib
 # paper name -> (package, the seed file it reproduces)
 PAPERS = {
     "ncsn": ("scorerepro.papers.ncsn", "seed 000: Song & Ermon 2019 (NCSN), as reproduced by its reproducibility report"),
-    "infusion": ("scorerepro.papers.infusion", "seed 002: Bordes, Honari & Vincent 2017 (infusion training)"),
-    "score_repr": ("scorerepro.papers.score_repr", "seed 003: Abstreiter, Bauer & Mehrjou 2021, representation learning in a continuous-time score model"),
-    "ae_mcmc": ("scorerepro.papers.ae_mcmc", "seed 001: Creswell, Arulkumaran & Bharath 2017 (MCMC sampling from "
-                                             "generative autoencoders)"),
+    "ae_mcmc": ("scorerepro.papers.ae_mcmc", "seed 001: Creswell, Arulkumaran & Bharath 2017, MCMC sampling from "
+                                             "generative autoencoders"),
+    "infusion": ("scorerepro.papers.infusion", "seed 002: Bordes, Honari & Vincent 2017, infusion training"),
+    "score_repr": ("scorerepro.papers.score_repr", "seed 003: Abstreiter, Bauer & Mehrjou 2021, representation "
+                                                   "learning in a continuous-time score model"),
+    "wmvl": ("scorerepro.papers.wmvl", "seed 004: Wang et al. 2020, Wasserstein minimum velocity learning"),
 }
 
 
