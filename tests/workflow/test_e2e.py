@@ -98,7 +98,10 @@ def test_dvc_repro_end_to_end(tmp_path):
     noop = time.perf_counter() - start
     print(f"no-op dvc repro: {noop:.2f} s")
     assert not _ran(res.stdout)
-    assert noop < 5.0, f"a no-op dvc repro took {noop:.1f} s"
+    # ~100 stages of five papers: DVC hashes every declared code folder and params key; measured 7.9 s with another
+    # DAG running beside it, so the bound leaves room for a loaded CI machine while catching a stage that reruns
+    # its work (a training or sampling stage alone takes longer than this).
+    assert noop < 20.0, f"a no-op dvc repro took {noop:.1f} s"
 
     params = yaml.safe_load((ws / "params.yaml").read_text())
     params["ncsn"]["experiments"][EXP]["sampling"]["step_lr"] = 1.0e-5
