@@ -149,3 +149,27 @@ def test_statistics_file_roundtrip_and_pytorch_fid_layout(tmp_path):
     assert fid_from_features(rng.normal(size=(40, 5)), tmp_path / "pf.npz") > 0
     with pytest.raises(FileNotFoundError):
         load_statistics(tmp_path / "missing.npz")
+
+
+def test_real_data_floor_shrinks_with_the_sample_count_and_matches_direct_fids():
+    """Samples of the reference distribution itself: their FID is pure estimation bias, which shrinks as n grows
+    (the reason a generator's FID needs a floor at its own n); each value is the plain FID of a seeded subset."""
+    from scorerepro.metrics.fid import fid_of_subsets
+
+    rng = np.random.default_rng(0)
+    d = 6
+    real = rng.standard_normal((2000, d))
+    ref = (np.zeros(d), np.eye(d))
+    floors = [fid_of_subsets(real, ref, n, repeats=5, seed=1)["mean"] for n in (50, 200, 1000)]
+    assert floors[0] > floors[1] > floors[2] > 0
+    # the mean term alone is d / n in expectation: the floor at 50 is at least about that
+    assert floors[0] > 0.5 * d / 50
+    pick = np.random.default_rng(1)
+    direct = [frechet_distance(*_stats(real[pick.choice(2000, 50, replace=False)]), *ref) for _ in range(5)]
+    assert fid_of_subsets(real, ref, 50, repeats=5, seed=1)["mean"] == pytest.approx(np.mean(direct), rel=1e-9)
+    whole = fid_of_subsets(real, ref, 5000)
+    assert whole["n_used"] == 2000 and whole["repeats"] == 1
+
+
+def _stats(x):
+    return x.mean(axis=0), np.cov(x, rowvar=False)

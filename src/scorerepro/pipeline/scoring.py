@@ -2,7 +2,9 @@
 
 Metric names say what they are: `fid_inception` / `is_inception_*` use pytorch-fid's FID Inception (TF 2015
 graph); `fid_mnist_classifier` / `is_mnist_classifier_*` use the small MNIST classifier the pipeline trains, and
-are never to be compared with Inception numbers.
+are never to be compared with Inception numbers. `fid_mnist_classifier_real_same_n` is the floor for that FID: real
+held-out images scored the same way at the same sample count (FID's bias shrinks with n, so a floor taken at another
+n says nothing about a generator's distance from the data).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Any
 
 import torch
 
-from scorerepro.pipeline.paths import classifier_dir, inception_dir, reference_dir
+from scorerepro.pipeline.paths import classifier_dir, inception_dir, processed_dir, reference_dir
 
 INCEPTION_STATS = "inception_train.npz"
 INCEPTION_FEATURES = "inception_train_pool3.pt"
@@ -52,7 +54,7 @@ def has_classifier(dataset: str) -> bool:
 def score(images_uint8: torch.Tensor, dataset: str, params: dict, device: torch.device, *, inception: bool,
           classifier: bool = True, is_splits: int = 10) -> dict[str, Any]:
     """Metrics of generated images against the dataset's training-split reference statistics."""
-    from scorerepro.metrics.fid import fid_from_features, load_statistics
+    from scorerepro.metrics.fid import fid_from_features, fid_of_subsets, load_statistics
 
     out: dict[str, Any] = {"n_samples": int(images_uint8.shape[0])}
     if inception:
@@ -73,4 +75,25 @@ def score(images_uint8: torch.Tensor, dataset: str, params: dict, device: torch.
         model, _ = load_classifier(classifier_dir(dataset) / CLASSIFIER_FILE, device=device)
         ref = load_statistics(classifier_dir(dataset) / CLASSIFIER_STATS)
         out.update(classifier_scores(model, images_uint8.float() / 255.0, ref, splits=is_splits))
+        floor = fid_of_subsets(_real_test_features(model, dataset, str(device)), ref, out["n_samples"])
+        out["fid_mnist_classifier_real_same_n"] = floor["mean"]
+        out["fid_mnist_classifier_real_same_n_std"] = floor["std"]
+        out["fid_mnist_classifier_real_n_used"] = floor["n_used"]
     return out
+
+
+_TEST_FEATURES: dict[tuple[str, str], Any] = {}
+
+
+def _real_test_features(model, dataset: str, device: str):
+    """Classifier features of the dataset's held-out test split (once per process): the real images the floor at a
+    generator's sample count is drawn from."""
+    key = (dataset, device)
+    if key not in _TEST_FEATURES:
+        from scorerepro.data.loading import load_split
+        from scorerepro.metrics.mnist_classifier import classifier_features
+
+        d = processed_dir(dataset)
+        images, _ = load_split(d / "test.pt", d / "manifest.json")
+        _TEST_FEATURES[key] = classifier_features(model, images.float() / 255.0)[0]
+    return _TEST_FEATURES[key]

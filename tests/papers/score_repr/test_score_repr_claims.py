@@ -29,13 +29,24 @@ def workdir(tmp_path, monkeypatch):
     return tmp_path
 
 
-@pytest.mark.parametrize("means,holds", [([0.01, 0.3, 0.1], "yes"), ([0.2, 0.3, 0.1], "no"),
-                                         ([0.01, 0.05, 0.2], "no")])
+@pytest.mark.parametrize("means,holds", [([-0.17, 0.1, -0.2], "yes"),   # at chance, peak, falls
+                                         ([0.01, 0.3, 0.1], "no"),     # 0 is 0.18 above chance: class info at small t
+                                         ([-0.17, -0.18, 0.2], "no")])  # no interior peak
 def test_silhouette_shape_rule(workdir, means, holds):
     _write(sweep_results_dir() / "metrics.json", {"t_values": [0.1, 0.5, 0.9], "silhouette_mean": means,
-                                                  "silhouette_std": [0.01] * 3, "dataset": "d", "pool": 2,
-                                                  "seeds": [0, 1, 2], "n_iters": 5})
+                                                  "silhouette_std": [0.01] * 3, "silhouette_chance_mean": [-0.17] * 3,
+                                                  "dataset": "d", "pool": 2, "seeds": [0, 1, 2], "n_iters": 5,
+                                                  "n_test": 10})
     assert claims.claim_silhouette_vs_t({})["holds"] == holds
+
+
+@pytest.mark.parametrize("corr,sil,holds", [(0.9, -0.05, "yes"),  # 0.12 above chance counts as class structure
+                                            (0.9, -0.15, "no"),   # within the margin of chance
+                                            (0.3, 0.2, "no")])    # no coordinate follows ink
+def test_codes_rule_against_chance(workdir, corr, sil, holds):
+    _exp(claims.CODES_EXPERIMENT, ink_correlation_max=corr, ink_correlation_max_untrained=0.5, silhouette=sil,
+         silhouette_chance=-0.17)
+    assert claims.claim_codes(_params([claims.CODES_EXPERIMENT]))["holds"] == holds
 
 
 def test_missing_inputs_are_untested(workdir):

@@ -7,7 +7,7 @@ import torch
 from scipy.spatial.distance import cdist
 
 from scorerepro.papers.score_repr.stages.evaluate import denoising_losses, mean_pairwise_distance
-from scorerepro.papers.score_repr.stages.sweep import silhouette_of_codes
+from scorerepro.papers.score_repr.stages.sweep import chance_silhouette, silhouette_of_codes
 from scorerepro.papers.score_repr.sde import VESDE
 
 
@@ -32,6 +32,22 @@ def test_silhouette_matches_its_definition():
     assert silhouette_of_codes(codes, labels) == pytest.approx(silhouette_by_definition(codes.numpy().astype(float),
                                                                                          labels.numpy()), abs=1e-6)
     assert np.isnan(silhouette_of_codes(codes, None))
+
+
+def test_chance_silhouette_is_negative_for_ten_classes_and_below_real_clusters():
+    """Codes that carry no class information score the chance level, which is well below 0 for 10 classes (the
+    b(i) of a point is a minimum over 9 other clusters): the reason "near zero" is judged against it. Codes with
+    real clusters score far above it."""
+    g = torch.Generator().manual_seed(1)
+    labels = torch.arange(10).repeat(40)
+    noise_codes = torch.randn(400, 2, generator=g)
+    chance = chance_silhouette(noise_codes, labels)
+    assert -0.35 < chance < -0.05
+    assert silhouette_of_codes(noise_codes, labels) == pytest.approx(chance, abs=0.05)
+    centres = torch.randn(10, 2, generator=g) * 5
+    clustered = centres[labels] + 0.5 * torch.randn(400, 2, generator=g)
+    assert silhouette_of_codes(clustered, labels) > chance_silhouette(clustered, labels) + 0.3
+    assert np.isnan(chance_silhouette(noise_codes, None))
 
 
 def test_mean_pairwise_distance():

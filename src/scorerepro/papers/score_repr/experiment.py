@@ -73,6 +73,18 @@ def build_networks(exp: dict) -> dict[str, torch.nn.Module]:
     return nets
 
 
+def run_seed_of(params: dict, exp: dict) -> int:
+    return derive_seed(params["seed"], f"{PAPER}:{exp['name']}:{exp.get('run_seed', 0)}")
+
+
+def initial_networks(params: dict, exp: dict) -> dict[str, torch.nn.Module]:
+    """The networks as training starts them (the same weights every time for the same settings): the baseline that
+    tells what an untrained encoder's code already carries."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(derive_seed(run_seed_of(params, exp), "init"))
+        return build_networks(exp)
+
+
 class ImageBatches:
     def __init__(self, images: torch.Tensor, batch_size: int, seed: int):
         self.images = images
@@ -88,11 +100,9 @@ def train_experiment(params: dict, exp: dict, out_dir: Path, progress: bool = Tr
     t = exp["training"]
     sde = make_sde(params)
     t_eps = params[PAPER]["sde"]["t_eps"]
-    seed = derive_seed(params["seed"], f"{PAPER}:{exp['name']}:{exp.get('run_seed', 0)}")
+    seed = run_seed_of(params, exp)
     images, _ = load_images(exp["dataset"], "train", exp["data"]["pool"])
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(derive_seed(seed, "init"))
-        nets = build_networks(exp)
+    nets = initial_networks(params, exp)
     conditional = "encoder" in nets
     reg_scale = 2.0 * exp["model"]["reg_weight"] / images[0].numel()
     first_phase = t["n_iters"]

@@ -1,9 +1,11 @@
 """Stage `score_repr evaluate <experiment>`: what one trained model shows (results/score_repr/<experiment>/).
 
 metrics.json:
-  silhouette           of the test codes, classes as clusters (Fig. 4's measure; claims 1, 3)
+  silhouette           of the test codes, classes as clusters (Fig. 4's measure; claims 1, 3); silhouette_chance:
+                       the same codes with the labels permuted (no class information)
   ink_correlation_max  largest |Spearman| between a code coordinate and the image's ink (mean intensity, a proxy
-                       for stroke width; claim 1: "z_1 encodes stroke width")
+                       for stroke width; claim 1: "z_1 encodes stroke width"); *_untrained: the same measures of
+                       the encoder as initialised, before training
   denoise_own/other    DSM loss on test images with each image's own code vs another image's (Fig. 10; claim 5)
   constant_empirical   Eq. 6's constant of the training images and the model's DSM loss at the same draws (claim 4)
   diversity            mean pairwise L2 distance of samples drawn for one fixed code (Fig. 11; claim 6)
@@ -27,12 +29,12 @@ from scorerepro.core.device import resolve_device
 from scorerepro.core.fileio import save_figure, write_json
 from scorerepro.core.seeding import derive_seed
 from scorerepro.papers.score_repr.constant import draws, empirical_constant
-from scorerepro.papers.score_repr.experiment import (codes_of, experiment_settings, load_images, load_networks,
-                                                     make_sde, set_threads, shape_of)
+from scorerepro.papers.score_repr.experiment import (codes_of, experiment_settings, initial_networks, load_images,
+                                                     load_networks, make_sde, set_threads, shape_of)
 from scorerepro.papers.score_repr.locations import model_dir, results_dir
 from scorerepro.papers.score_repr.losses import dsm_per_example
 from scorerepro.papers.score_repr.sampling import pc_sample
-from scorerepro.papers.score_repr.stages.sweep import silhouette_of_codes
+from scorerepro.papers.score_repr.stages.sweep import chance_silhouette, silhouette_of_codes
 from scorerepro.pipeline.common import to_uint8
 from scorerepro.pipeline.scoring import score
 
@@ -59,6 +61,10 @@ def denoising_losses(score_net, sde, images, codes, t_values, gen) -> tuple[list
     return own_l, other_l
 
 
+def _ink_correlations(codes: torch.Tensor, ink: np.ndarray) -> list[float]:
+    return [abs(float(spearmanr(codes[:, k].numpy(), ink).statistic)) for k in range(codes.shape[1])]
+
+
 def mean_pairwise_distance(samples: torch.Tensor) -> float:
     flat = samples.flatten(1).double()
     d = torch.cdist(flat, flat)
@@ -79,7 +85,7 @@ def run(params: dict, experiment: str) -> None:
     pool = exp["data"]["pool"]
     test, labels = load_images(exp["dataset"], "test", pool)
     train, _ = load_images(exp["dataset"], "train", pool)
-    n = ev["n_test"] or len(test)
+    n = min(ev["n_test"] or len(test), len(test))
     test, labels = test[:n], (labels[:n] if labels is not None else None)
     shape = shape_of(exp)
     out: dict = {"experiment": exp["name"], "dataset": exp["dataset"], "pool": pool, "image_shape": list(shape),
@@ -89,10 +95,16 @@ def run(params: dict, experiment: str) -> None:
     # codes: class structure and what a coordinate follows
     if codes is not None:
         out["silhouette"] = silhouette_of_codes(codes, labels)
+        out["silhouette_chance"] = chance_silhouette(codes, labels, seed=seed)
         ink = test.flatten(1).mean(dim=1).numpy()
-        corr = [abs(float(spearmanr(codes[:, k].numpy(), ink).statistic)) for k in range(codes.shape[1])]
+        corr = _ink_correlations(codes, ink)
         out["ink_correlation_per_coordinate"] = corr
         out["ink_correlation_max"] = max(corr)
+        # A random conv encoder's code already follows the mean intensity: this says how much of the trained
+        # correlation training put there.
+        untrained = codes_of(initial_networks(params, exp)["encoder"].eval(), test)
+        out["ink_correlation_max_untrained"] = max(_ink_correlations(untrained, ink))
+        out["silhouette_untrained"] = silhouette_of_codes(untrained, labels)
 
     # Fig. 10: own code vs another image's code
     t_values = np.linspace(ev["t_min"], 1.0, ev["n_t"]).tolist()
@@ -170,7 +182,8 @@ def _figure(exp, out, codes, labels, grid_images, fixed, loss_csv, path) -> None
         sc = ax.scatter(c[:, 0], y, c=labels.numpy() if labels is not None else None, cmap="tab10", s=6)
         if labels is not None:
             fig.colorbar(sc, ax=ax, label="class")
-        ax.set_title(f"test codes (silhouette {out['silhouette']:.3f})", fontsize=9)
+        ax.set_title(f"test codes (silhouette {out['silhouette']:.3f}; labels permuted "
+                     f"{out['silhouette_chance']:.3f})", fontsize=9)
     else:
         ax.set_title("no code (unconditional)", fontsize=9)
     for ax, imgs, title in ((axes[1], grid_images, "samples from a grid of codes (5-95% of test codes)"),
