@@ -63,7 +63,8 @@ def leaderboard_rows(params: dict, metrics: dict) -> pd.DataFrame:
                             + (f"; corruption variance {exp['corruption_variance']:g}" if exp["denoising"] else "")),
                 "n_samples": s.get("n_samples"),
                 "fid_mnist_classifier": s.get("fid_mnist_classifier"),
-                "is_mnist_classifier_mean": s.get("is_mnist_classifier_mean"), "fid_mnist_classifier_real_same_n": s.get("fid_mnist_classifier_real_same_n"),
+                "fid_mnist_classifier_real_same_n": s.get("fid_mnist_classifier_real_same_n"),
+                "is_mnist_classifier_mean": s.get("is_mnist_classifier_mean"),
                 "fid_inception": s.get("fid_inception"), "is_inception_mean": s.get("is_inception_mean"),
                 "parzen_log_likelihood": s.get("parzen_log_likelihood"),
                 "reported_fid_inception": None, "reported_is_inception_mean": None,  # the paper reports no numbers

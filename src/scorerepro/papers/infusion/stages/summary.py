@@ -67,7 +67,8 @@ def leaderboard_rows(params: dict, m: dict) -> pd.DataFrame:
         "setting": f"{m['setting']}; samples are the last step's means; Parzen at the validation-chosen sigma "
                    f"{pv['sigma']:.3f}",
         "n_samples": s.get("n_samples"), "fid_mnist_classifier": s.get("fid_mnist_classifier"),
-        "is_mnist_classifier_mean": s.get("is_mnist_classifier_mean"), "fid_mnist_classifier_real_same_n": s.get("fid_mnist_classifier_real_same_n"), "fid_inception": s.get("fid_inception"),
+        "fid_mnist_classifier_real_same_n": s.get("fid_mnist_classifier_real_same_n"),
+        "is_mnist_classifier_mean": s.get("is_mnist_classifier_mean"), "fid_inception": s.get("fid_inception"),
         "is_inception_mean": s.get("is_inception_mean"), "parzen_log_likelihood": pv["mean"],
         "reported_fid_inception": None, "reported_is_inception_mean": None,
         "reported_by": "Bordes et al. report no FID; Parzen 312 +- 1.7 on MNIST 60k (sigma 0.17)",

@@ -108,7 +108,8 @@ def leaderboard_rows(params: dict) -> pd.DataFrame:
                         f"{exp['sampling']['step_lr']:g}; checkpoint {selected['iteration']}"),
             "n_samples": metrics.get("n_samples"),
             "fid_mnist_classifier": metrics.get("fid_mnist_classifier"),
-            "is_mnist_classifier_mean": metrics.get("is_mnist_classifier_mean"), "fid_mnist_classifier_real_same_n": metrics.get("fid_mnist_classifier_real_same_n"),
+            "fid_mnist_classifier_real_same_n": metrics.get("fid_mnist_classifier_real_same_n"),
+            "is_mnist_classifier_mean": metrics.get("is_mnist_classifier_mean"),
             "fid_inception": metrics.get("fid_inception"),
             "is_inception_mean": metrics.get("is_inception_mean"),
             "parzen_log_likelihood": None,  # NCSN reports none, and its samples are not scored by one here

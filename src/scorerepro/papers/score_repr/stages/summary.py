@@ -15,7 +15,8 @@ from scorerepro.papers.score_repr.locations import PAPER, RESULTS, results_dir
 from scorerepro.pipeline import paths
 from scorerepro.pipeline.tables import to_markdown, write_csv
 
-SHOWN = ["silhouette", "silhouette_chance", "ink_correlation_max", "ink_correlation_max_untrained", "denoise_own", "denoise_other", "constant_empirical",
+SHOWN = ["silhouette", "silhouette_chance", "ink_correlation_max", "ink_correlation_max_untrained", "denoise_own",
+         "denoise_other", "constant_empirical",
          "model_loss_at_constant_draws", "diversity"]
 
 
@@ -38,7 +39,8 @@ def leaderboard_rows(params: dict) -> pd.DataFrame:
                         f"PC sampler {ev['sampler_steps']} levels, snr {ev['snr']:g}; codes of random test images"),
             "n_samples": lb.get("n_samples"),
             "fid_mnist_classifier": lb.get("fid_mnist_classifier"),
-            "is_mnist_classifier_mean": lb.get("is_mnist_classifier_mean"), "fid_mnist_classifier_real_same_n": lb.get("fid_mnist_classifier_real_same_n"),
+            "fid_mnist_classifier_real_same_n": lb.get("fid_mnist_classifier_real_same_n"),
+            "is_mnist_classifier_mean": lb.get("is_mnist_classifier_mean"),
             "fid_inception": lb.get("fid_inception"), "is_inception_mean": lb.get("is_inception_mean"),
             "parzen_log_likelihood": None,
             "reported_fid_inception": None, "reported_is_inception_mean": None,

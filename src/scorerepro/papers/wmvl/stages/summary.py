@@ -76,7 +76,8 @@ def leaderboard_rows(params: dict) -> pd.DataFrame:
                                                                    if mod["kind"] in ("vae_implicit", "wae_mvl") else "")
                         + (f"; AIS NLL {m['nll_ais']:.2f} on {m['n_test']} test images" if "nll_ais" in m else "")),
             "n_samples": m.get("n_samples"), "fid_mnist_classifier": m.get("fid_mnist_classifier"),
-            "is_mnist_classifier_mean": m.get("is_mnist_classifier_mean"), "fid_mnist_classifier_real_same_n": m.get("fid_mnist_classifier_real_same_n"), "fid_inception": None,
+            "fid_mnist_classifier_real_same_n": m.get("fid_mnist_classifier_real_same_n"),
+            "is_mnist_classifier_mean": m.get("is_mnist_classifier_mean"), "fid_inception": None,
             "is_inception_mean": None, "parzen_log_likelihood": None, "reported_fid_inception": None,
             "reported_is_inception_mean": None,
             "reported_by": (f"{SOURCE_TABLE2}: LeNet FID {TABLE2_FID[(mod['kind'], mod['latent'])]}"

@@ -2,7 +2,8 @@
 
 Reads params["wmvl"]["synthetic"][study] and params["seed"]; writes results/wmvl/synthetic/<study>/metrics.json and
 <figure>.png; the sphere studies also write density_grid.npz (true and learned log-densities on the evaluation grid,
-float32: as JSON they made a 1 MB metrics file). Studies: banana (Fig. 1), cosine (Fig. 3), circle (Fig. 2, S^1), sphere (Fig. 4, S^2)."""
+float32: as JSON they made a 1 MB metrics file). Studies: banana (Fig. 1), cosine (Fig. 3), circle (Fig. 2, S^1),
+sphere (Fig. 4, S^2)."""
 
 from __future__ import annotations
 
