@@ -51,7 +51,7 @@ rule reference_stats:
     output:
         directory("data/reference/{dataset}"),
     params:
-        dvc=dvc_params("inception.batch_size", "inception.reference_max_images"),
+        dvc=dvc_params("datasets.{dataset}", "inception.batch_size", "inception.reference_max_images"),
     resources:
         **res("reference_stats"),
     shell:

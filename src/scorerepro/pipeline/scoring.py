@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -51,6 +52,19 @@ def has_classifier(dataset: str) -> bool:
     return (classifier_dir(dataset) / CLASSIFIER_FILE).is_file()
 
 
+def inception_reference_file(dataset: str, name: str) -> Path:
+    """A file of the dataset's Inception reference (reference_stats stage), or an error that says why it is missing
+    and what to run."""
+    path = reference_dir(dataset) / name
+    if path.is_file():
+        return path
+    if (reference_dir(dataset) / "reference.json").is_file():
+        raise FileNotFoundError(f"{path} is missing: datasets.{dataset}.inception_reference is false in params.yaml, "
+                                f"so no Inception reference was computed. Set it to true and run `scorerepro "
+                                f"reference_stats {dataset}` (or `dvc repro`)")
+    raise FileNotFoundError(f"{path} is missing: run `scorerepro reference_stats {dataset}` (or `dvc repro`)")
+
+
 def score(images_uint8: torch.Tensor, dataset: str, params: dict, device: torch.device, *, inception: bool,
           classifier: bool = True, is_splits: int = 10) -> dict[str, Any]:
     """Metrics of generated images against the dataset's training-split reference statistics."""
@@ -60,8 +74,8 @@ def score(images_uint8: torch.Tensor, dataset: str, params: dict, device: torch.
     if inception:
         from scorerepro.metrics.inception_score import inception_score_from_features
 
+        ref_path = inception_reference_file(dataset, INCEPTION_STATS)  # before the costly features
         feats = inception_features(images_uint8, params["inception"]["batch_size"], device)
-        ref_path = reference_dir(dataset) / INCEPTION_STATS
         out["fid_inception"] = fid_from_features(feats["pool3"], load_statistics(ref_path))
         is_res = inception_score_from_features(feats, splits=is_splits)
         if "is_unavailable" in is_res:

@@ -27,3 +27,14 @@ def to_markdown(df: pd.DataFrame, columns: list[str]) -> str:
 def write_csv(df: pd.DataFrame, path: Path) -> None:
     with atomic_path(path) as tmp:
         df.to_csv(tmp, index=False)
+
+
+#: The sample-metric columns of every leaderboard row, as pipeline.scoring.score names them (None where a metric
+#: was not computed for that model).
+SCORE_COLUMNS = ("n_samples", "fid_mnist_classifier", "fid_mnist_classifier_real_same_n", "is_mnist_classifier_mean",
+                 "fid_inception", "is_inception_mean")
+
+
+def score_columns(scores: dict) -> dict:
+    """A leaderboard row's SCORE_COLUMNS from a model's `score` result."""
+    return {key: scores.get(key) for key in SCORE_COLUMNS}

@@ -11,9 +11,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import seaborn as sns  # noqa: E402
 import torch  # noqa: E402
-from torchvision.utils import make_grid  # noqa: E402
 
 from scorerepro.core.fileio import save_figure  # noqa: E402
+from scorerepro.plots.grid import image_grid  # noqa: E402
 
 
 def _as_float(images: torch.Tensor) -> torch.Tensor:
@@ -21,7 +21,7 @@ def _as_float(images: torch.Tensor) -> torch.Tensor:
 
 
 def _show(ax, images: torch.Tensor, nrow: int, padding: int = 2) -> None:
-    grid = make_grid(_as_float(images), nrow=nrow, padding=padding, pad_value=1.0)
+    grid = image_grid(_as_float(images), nrow=nrow, padding=padding, pad_value=1.0)
     ax.imshow(grid.permute(1, 2, 0).numpy(), vmin=0, vmax=1, interpolation="nearest")
     ax.set_axis_off()
 
@@ -82,7 +82,8 @@ def loss_curve(table, path: Path, title: str) -> None:
 
 def plot_fid_by_iteration(table, path: Path, title: str, selected: int | None = None) -> None:
     """FID of each checkpoint (Fig. 13); a checkpoint whose sampler diverged (column `diverged`) has no FID and
-    is marked by a dotted line instead."""
+    is marked by a dotted line instead; a checkpoint that was not scored (column `scored` False: the run's only
+    one) is named in the plot."""
     sns.set_theme(style="whitegrid")
     fig, ax = plt.subplots(figsize=(6, 3.5))
     diverged = table["diverged"].astype(bool) if "diverged" in table else table["fid"].isna()
@@ -93,8 +94,14 @@ def plot_fid_by_iteration(table, path: Path, title: str, selected: int | None = 
         ax.axvline(selected, color="tab:red", ls="--", lw=1, label=f"selected: {selected}")
     if selected is not None or diverged.any():
         ax.legend(fontsize=8)
+    scored = table["scored"].astype(bool) if "scored" in table else ~table["fid"].isna() | diverged
+    if not scored.all():
+        ax.text(0.5, 0.5, "not scored: " + ", ".join(str(i) for i in table["iteration"][~scored])
+                + "\n(a single checkpoint: nothing to choose between)", transform=ax.transAxes, ha="center",
+                va="center", fontsize=8)
     ax.set_xlabel("iteration")
-    ax.set_ylabel(str(table["metric"].iloc[0]) + f" ({int(table['n_samples'].iloc[0])} samples)")
+    ax.set_ylabel(str(table["metric"].iloc[0]) + f" ({int(table['n_samples'][scored].max() if scored.any() else 0)}"
+                  " samples)")
     ax.set_title(title, fontsize=9)
     save_figure(path, fig)
     plt.close(fig)

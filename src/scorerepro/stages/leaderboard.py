@@ -15,14 +15,12 @@ from scorerepro.config import paper_blocks
 from scorerepro.core.fileio import write_text
 from scorerepro.pipeline import paths
 from scorerepro.stages.claims_table import read_paper_rows
-from scorerepro.pipeline.tables import to_markdown, write_csv
+from scorerepro.pipeline.tables import SCORE_COLUMNS, to_markdown, write_csv
 
-COLUMNS = ["paper", "model", "experiment", "dataset", "setting", "n_samples", "fid_mnist_classifier",
-           "fid_mnist_classifier_real_same_n", "is_mnist_classifier_mean", "fid_inception", "is_inception_mean",
-           "parzen_log_likelihood", "reported_fid_inception", "reported_is_inception_mean", "reported_by", "source"]
-SHOWN = ["paper", "model", "experiment", "dataset", "n_samples", "fid_mnist_classifier",
-         "fid_mnist_classifier_real_same_n", "is_mnist_classifier_mean", "fid_inception", "is_inception_mean",
-         "parzen_log_likelihood", "reported_fid_inception", "reported_is_inception_mean"]
+COLUMNS = ["paper", "model", "experiment", "dataset", "setting", *SCORE_COLUMNS, "parzen_log_likelihood",
+           "reported_fid_inception", "reported_is_inception_mean", "reported_by", "source"]
+SHOWN = ["paper", "model", "experiment", "dataset", *SCORE_COLUMNS, "parzen_log_likelihood", "reported_fid_inception",
+         "reported_is_inception_mean"]
 
 
 def reference_rows(datasets: list[str]) -> list[dict]:

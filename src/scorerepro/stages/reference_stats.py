@@ -1,5 +1,6 @@
 """Stage `reference-stats <dataset>`: Inception pool3 statistics (mu, sigma) of the training split, computed once
-and reused by every FID of that dataset."""
+and reused by every FID of that dataset. A dataset with `datasets.<name>.inception_reference: false` gets only a
+reference.json saying so (scoring.inception_reference_file then refuses it by that key)."""
 
 from __future__ import annotations
 
@@ -13,12 +14,16 @@ from scorerepro.pipeline.scoring import INCEPTION_FEATURES, INCEPTION_STATS, inc
 
 
 def run(params: dict, dataset: str) -> None:
+    out = reference_dir(dataset)
+    if not params["datasets"][dataset].get("inception_reference", True):
+        write_json(out / "reference.json", {"dataset": dataset, "inception_reference": False})
+        print(f"reference-stats {dataset}: skipped (datasets.{dataset}.inception_reference is false)")
+        return
     limit = params["inception"]["reference_max_images"]
     images = load_train_images(dataset, limit=limit)
     device = resolve_device(params)
     feats = inception_features(images, params["inception"]["batch_size"], device)
     mu, sigma = compute_statistics(feats["pool3"])
-    out = reference_dir(dataset)
     # The features themselves too: the neighbours stage searches Inception space without a second pass.
     save_torch(out / INCEPTION_FEATURES, torch.as_tensor(feats["pool3"]).to(torch.float16))
     meta = {"dataset": dataset, "split": "train", "n_images": int(images.shape[0]),

@@ -12,14 +12,14 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
-from torchvision.utils import make_grid  # noqa: E402
 
 from scorerepro.core.fileio import save_figure  # noqa: E402
 from scorerepro.papers.ae_mcmc.locations import RESULTS, results_dir, samples_dir  # noqa: E402
+from scorerepro.plots.grid import image_grid  # noqa: E402
 
 
 def _show(ax, images: torch.Tensor, nrow: int, title: str) -> None:
-    grid = make_grid(images.clamp(0, 1), nrow=nrow, padding=1, pad_value=1.0)
+    grid = image_grid(images.clamp(0, 1), nrow=nrow, padding=1, pad_value=1.0)
     ax.imshow(grid.permute(1, 2, 0).numpy(), cmap="gray" if images.shape[1] == 1 else None, vmin=0, vmax=1)
     ax.set_title(title, fontsize=8)
     ax.axis("off")

@@ -14,7 +14,7 @@ from scorerepro.papers.ae_mcmc.claims import evaluate_claims
 from scorerepro.papers.ae_mcmc.experiment import experiment_settings
 from scorerepro.papers.ae_mcmc.locations import PAPER, RESULTS, results_dir
 from scorerepro.pipeline import paths
-from scorerepro.pipeline.tables import to_markdown, write_csv
+from scorerepro.pipeline.tables import score_columns, to_markdown, write_csv
 
 LABEL = {("vae", False): "VAE", ("vae", True): "DVAE", ("aae", False): "AAE", ("aae", True): "DAAE"}
 
@@ -61,12 +61,7 @@ def leaderboard_rows(params: dict, metrics: dict) -> pd.DataFrame:
                             f"{exp['training']['epochs']} epochs; " + ("decoded from the prior" if t == 0 else
                             f"{t} MCMC steps") + f"; BN {mode} mode, batches of {ch['batch_size']}"
                             + (f"; corruption variance {exp['corruption_variance']:g}" if exp["denoising"] else "")),
-                "n_samples": s.get("n_samples"),
-                "fid_mnist_classifier": s.get("fid_mnist_classifier"),
-                "fid_mnist_classifier_real_same_n": s.get("fid_mnist_classifier_real_same_n"),
-                "is_mnist_classifier_mean": s.get("is_mnist_classifier_mean"),
-                "fid_inception": s.get("fid_inception"), "is_inception_mean": s.get("is_inception_mean"),
-                "parzen_log_likelihood": s.get("parzen_log_likelihood"),
+                **score_columns(s), "parzen_log_likelihood": s.get("parzen_log_likelihood"),
                 "reported_fid_inception": None, "reported_is_inception_mean": None,  # the paper reports no numbers
                 "reported_by": None, "profile": params["profile"],
                 "source": str(results_dir(name) / "chains.json"),

@@ -13,7 +13,7 @@ from scorerepro.papers.infusion import claims as claims_mod
 from scorerepro.papers.infusion import reported as R
 from scorerepro.papers.infusion.settings import PAPER, RESULTS
 from scorerepro.pipeline import paths
-from scorerepro.pipeline.tables import to_markdown, write_csv
+from scorerepro.pipeline.tables import score_columns, to_markdown, write_csv
 
 
 def _read(path):
@@ -66,10 +66,7 @@ def leaderboard_rows(params: dict, m: dict) -> pd.DataFrame:
         "paper": PAPER, "model": "Infusion MLP", "experiment": "main", "dataset": m["dataset"],
         "setting": f"{m['setting']}; samples are the last step's means; Parzen at the validation-chosen sigma "
                    f"{pv['sigma']:.3f}",
-        "n_samples": s.get("n_samples"), "fid_mnist_classifier": s.get("fid_mnist_classifier"),
-        "fid_mnist_classifier_real_same_n": s.get("fid_mnist_classifier_real_same_n"),
-        "is_mnist_classifier_mean": s.get("is_mnist_classifier_mean"), "fid_inception": s.get("fid_inception"),
-        "is_inception_mean": s.get("is_inception_mean"), "parzen_log_likelihood": pv["mean"],
+        **score_columns(s), "parzen_log_likelihood": pv["mean"],
         "reported_fid_inception": None, "reported_is_inception_mean": None,
         "reported_by": "Bordes et al. report no FID; Parzen 312 +- 1.7 on MNIST 60k (sigma 0.17)",
         "profile": params["profile"], "source": str(RESULTS / "metrics.json"),

@@ -25,11 +25,12 @@ def run(params: dict, experiment: str) -> None:
     device = resolve_device(params)
     metrics = score(images, exp["dataset"], params, device, inception=exp["eval"]["inception"])
     selected = json.loads((results_dir(name) / "selected.json").read_text())
-    ref = json.loads((reference_dir(exp["dataset"]) / "reference.json").read_text())
+    reference_images = None
+    if exp["eval"]["inception"]:
+        reference_images = json.loads((reference_dir(exp["dataset"]) / "reference.json").read_text())["n_images"]
     metrics.update({
         "experiment": name, "profile": params["profile"], "dataset": exp["dataset"],
-        "selected_iteration": selected["iteration"],
-        "reference_images": ref["n_images"] if exp["eval"]["inception"] else None,
+        "selected_iteration": selected["iteration"], "reference_images": reference_images,
     })
     if not exp["eval"]["inception"]:
         metrics["fid_inception_skipped"] = "eval.inception is false for this experiment"

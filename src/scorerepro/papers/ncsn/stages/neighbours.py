@@ -17,8 +17,7 @@ from scorerepro.papers.ncsn.locations import results_dir, samples_dir
 from scorerepro.papers.ncsn.shard_settings import EVAL_RERUN, eval_settings
 from scorerepro.plots.images import neighbours_figure
 from scorerepro.pipeline.common import load_sample_shards, load_train_images, resolve_device
-from scorerepro.pipeline.paths import reference_dir
-from scorerepro.pipeline.scoring import INCEPTION_FEATURES, inception_features
+from scorerepro.pipeline.scoring import INCEPTION_FEATURES, inception_features, inception_reference_file
 
 
 def run(params: dict, experiment: str) -> None:
@@ -36,7 +35,7 @@ def run(params: dict, experiment: str) -> None:
     if flip:
         views.append(inception_features(queries.flip(-1), batch, device)["pool3"])
     # The reference stage's features: the first inception.reference_max_images training images (all when null).
-    t_feat = torch.load(reference_dir(exp["dataset"]) / INCEPTION_FEATURES, weights_only=True).float()
+    t_feat = torch.load(inception_reference_file(exp["dataset"], INCEPTION_FEATURES), weights_only=True).float()
     inc_d, inc_i, inc_view = knn_min_over_views(views, t_feat, k=k, device=device)
     record = {"experiment": name, "k": k, "n_queries": len(queries), "n_train_pixel": len(train),
               "n_train_inception": len(t_feat), "inception_flip": flip,

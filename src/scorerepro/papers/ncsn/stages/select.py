@@ -3,6 +3,8 @@
 `--shard i` draws this shard's share of select.n_samples samples from every checkpoint (the heavy part, one job
 per shard on a cluster); `--merge` scores each checkpoint on all shards' samples together and picks the best.
 select.metric `last` keeps the final checkpoint (the seed's choice for MNIST) but still records the curve.
+A run with a single checkpoint has nothing to choose between: it is selected without selection samples (its row
+says `scored: False`); the evaluate stage scores it on its own samples, as it does every selected checkpoint.
 
 A checkpoint whose sampler diverges (sampling.SamplingDivergedError: the chain left the bounds of
 batched_sampling.image_chain_bounds) is recorded as diverged, with level and step, in the FID-by-iteration table,
@@ -48,11 +50,21 @@ def sample_shard(params: dict, experiment: str, shard: int) -> None:
     shards = params["sharding"]["shards"]
     device = resolve_device(params)
     start, stop = shard_range(exp["select"]["n_samples"], shards, shard)
+    folder = samples_dir(exp["name"]) / "select"
+    checkpoints = _checkpoints(exp["name"])
+    if len(checkpoints) == 1:
+        save_shard(folder, shard, select_settings(params, exp),
+                   {"range": [start, stop], "images_by_step": {}, "diverged_by_step": {},
+                    "unscored_steps": [checkpoints[0][0]]})
+        remove_unlisted_shards(folder, shards)
+        print(f"select {experiment} shard {shard}: one checkpoint ({checkpoints[0][0]}), nothing to choose between: "
+              f"no selection samples")
+        return
     images, diverged = {}, {}
     # One network for all checkpoints, weights copied in place: a compiled sampler (sampling.compile) is built
     # once per stage, not once per checkpoint.
     net = build_score_net(exp).to(device).eval()
-    for step, path in _checkpoints(exp["name"]):
+    for step, path in checkpoints:
         load_model_weights(net, path, which="auto")
         try:
             samples, _ = sample_batches(net, exp, start, stop, params["seed"], device)
@@ -61,7 +73,6 @@ def sample_shard(params: dict, experiment: str, shard: int) -> None:
             print(f"select {experiment} shard {shard}: checkpoint {step} diverged: {e}")
             continue
         images[step] = to_uint8(samples)
-    folder = samples_dir(exp["name"]) / "select"
     save_shard(folder, shard, select_settings(params, exp),
                {"range": [start, stop], "images_by_step": images, "diverged_by_step": diverged})
     remove_unlisted_shards(folder, shards)
@@ -72,10 +83,13 @@ def sample_shard(params: dict, experiment: str, shard: int) -> None:
 def _row(step: int, parts: list[dict], exp: dict, params: dict, device, curve_metric: str) -> dict:
     """One row of the FID-by-iteration table: the checkpoint's score on all shards, or where it diverged."""
     n = exp["select"]["n_samples"]
+    if any(step in p.get("unscored_steps", ()) for p in parts):
+        return {"iteration": step, "fid": float("nan"), "metric": curve_metric, "n_samples": 0, "diverged": False,
+                "divergence": "", "scored": False}
     bad = next((p["diverged_by_step"][step] for p in parts if step in p.get("diverged_by_step", {})), None)
     if bad is not None:
         return {"iteration": step, "fid": float("nan"), "metric": curve_metric, "n_samples": n, "diverged": True,
-                "divergence": f"level {bad['level']}, step {bad['step']}: {bad['message']}"}
+                "divergence": f"level {bad['level']}, step {bad['step']}: {bad['message']}", "scored": True}
     use_inception = curve_metric == "fid_inception"
     imgs = torch.cat([p["images_by_step"][step] for p in parts])
     m = score(imgs, exp["dataset"], params, device, inception=use_inception, classifier=not use_inception)
@@ -83,7 +97,7 @@ def _row(step: int, parts: list[dict], exp: dict, params: dict, device, curve_me
         raise ValueError(f"select.metric {curve_metric} is not available for {exp['dataset']} "
                          f"(have: {sorted(m)}); use fid_inception")
     return {"iteration": step, "fid": m[curve_metric], "metric": curve_metric, "n_samples": len(imgs),
-            "diverged": False, "divergence": ""}
+            "diverged": False, "divergence": "", "scored": True}
 
 
 def _choose(table, metric: str, name: str):
@@ -97,6 +111,8 @@ def _choose(table, metric: str, name: str):
             f"select_sample {name} <shard>` for each shard, then `scorerepro ncsn select {name}`")
     if metric == "last" and bool(table["diverged"].iloc[-1]):
         print(f"select {name}: the last checkpoint diverged; keeping the last one that did not")
+    if len(ok) == 1:  # also the one unscored checkpoint of a single-checkpoint run
+        return ok.iloc[0]
     return ok.loc[ok["fid"].idxmin()] if metric != "last" else ok.iloc[-1]
 
 
@@ -111,7 +127,8 @@ def run(params: dict, experiment: str) -> None:
     hashes = checkpoint_hashes(name)
     parts = read_shards(samples_dir(name) / "select", params["sharding"]["shards"],
                         select_settings(params, exp, hashes), SELECT_RERUN.format(name=name))
-    steps = sorted(set(parts[0]["images_by_step"]) | set(parts[0].get("diverged_by_step", {})))
+    steps = sorted(set(parts[0]["images_by_step"]) | set(parts[0].get("diverged_by_step", {}))
+                   | set(parts[0].get("unscored_steps", ())))
     device = resolve_device(params)
     metric = exp["select"]["metric"]
     curve_metric = "fid_mnist_classifier" if metric == "last" else metric
@@ -123,12 +140,15 @@ def run(params: dict, experiment: str) -> None:
     iteration = int(best["iteration"])
     ckpt = dict(list_checkpoints(model_dir(name)))[iteration]
     rule = "lowest " + curve_metric if metric != "last" else "last checkpoint"
+    if not bool(best["scored"]):
+        rule = "the only checkpoint (not sampled: nothing to choose between)"
     write_json(res / "selected.json", {
         "experiment": name, "rule": rule + (" that did not diverge" if table["diverged"].any() else ""),
         "iteration": iteration, "checkpoint": str(ckpt), "checkpoint_sha256": hashes[str(iteration)],
-        curve_metric: float(best["fid"]), "n_samples_per_checkpoint": int(best["n_samples"]),
+        curve_metric: float(best["fid"]) if bool(best["scored"]) else None,
+        "n_samples_per_checkpoint": int(best["n_samples"]),
         "diverged_iterations": [int(i) for i in table.loc[table["diverged"], "iteration"]],
     })
     plot_fid_by_iteration(table, res / "fig13_fid_by_iteration.png", title=f"{name}: {curve_metric} by checkpoint",
                           selected=iteration)
-    print(f"select {name}: iteration {iteration} ({curve_metric} {best['fid']:.3f})")
+    print(f"select {name}: iteration {iteration} ({rule}; {curve_metric} {best['fid']:.3f})")

@@ -22,13 +22,16 @@ def run(params: dict) -> None:
     device = resolve_device(params)
     net = load_score_net(exp, selected_checkpoint(exp), device)
     metric = cfg["metric"]
+    # Batches no larger than a cell's sample count: sample_batches always draws full batches, so 50 samples at the
+    # experiment's batch of 100 would pay for 100.
+    batch = min(exp["sampling"]["batch_size"], cfg["n_samples"])
     rows, panels = [], []
     for t in cfg["n_steps_each"]:
         for lr in cfg["step_lr"]:
             row = {"step_lr": lr, "n_steps_each": t, "n_samples": cfg["n_samples"]}
             try:
                 samples, _ = sample_batches(net, exp, 0, cfg["n_samples"], params["seed"] + 11, device,
-                                            n_steps_each=t, step_lr=lr, progress=False)
+                                            n_steps_each=t, step_lr=lr, batch_size=batch, progress=False)
                 imgs = to_uint8(samples)
                 m = score(imgs, exp["dataset"], params, device, inception=metric == "fid_inception",
                           classifier=metric != "fid_inception")

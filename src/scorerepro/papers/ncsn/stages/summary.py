@@ -20,7 +20,7 @@ from scorerepro.papers.ncsn.locations import PAPER, RESULTS, results_dir, sensit
 from scorerepro.papers.ncsn.reported import PAPER as PAPER_REPORTED
 from scorerepro.papers.ncsn.reported import SEED000, describes
 from scorerepro.pipeline import paths
-from scorerepro.pipeline.tables import to_markdown, write_csv
+from scorerepro.pipeline.tables import score_columns, to_markdown, write_csv
 
 METRICS_SHOWN = ["fid_inception", "is_inception_mean", "is_inception_std", "is_inception_unavailable",
                  "fid_mnist_classifier", "is_mnist_classifier_mean", "is_mnist_classifier_std",
@@ -106,12 +106,7 @@ def leaderboard_rows(params: dict) -> pd.DataFrame:
                         f"{noise['sigma_end']:g}; {width}; {exp['training']['n_iters']} iterations; annealed "
                         f"Langevin {exp['sampling']['n_steps_each']} steps/level, step_lr "
                         f"{exp['sampling']['step_lr']:g}; checkpoint {selected['iteration']}"),
-            "n_samples": metrics.get("n_samples"),
-            "fid_mnist_classifier": metrics.get("fid_mnist_classifier"),
-            "fid_mnist_classifier_real_same_n": metrics.get("fid_mnist_classifier_real_same_n"),
-            "is_mnist_classifier_mean": metrics.get("is_mnist_classifier_mean"),
-            "fid_inception": metrics.get("fid_inception"),
-            "is_inception_mean": metrics.get("is_inception_mean"),
+            **score_columns(metrics),
             "parzen_log_likelihood": None,  # NCSN reports none, and its samples are not scored by one here
             "reported_fid_inception": PAPER_REPORTED.get((exp["dataset"], "fid_inception")) if reported else None,
             "reported_is_inception_mean": (PAPER_REPORTED.get((exp["dataset"], "is_inception_mean"))

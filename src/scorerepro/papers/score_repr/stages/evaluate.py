@@ -172,7 +172,8 @@ def _figure(exp, out, codes, labels, grid_images, fixed, loss_csv, path) -> None
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from torchvision.utils import make_grid
+
+    from scorerepro.plots.grid import image_grid
 
     fig, axes = plt.subplots(1, 5, figsize=(20, 4))
     ax = axes[0]
@@ -191,7 +192,7 @@ def _figure(exp, out, codes, labels, grid_images, fixed, loss_csv, path) -> None
         ax.axis("off")
         if imgs is not None:
             nrow = int(round(len(imgs) ** 0.5)) if imgs is grid_images else 8
-            ax.imshow(make_grid(imgs, nrow=nrow, padding=1, pad_value=1.0).permute(1, 2, 0).numpy())
+            ax.imshow(image_grid(imgs, nrow=nrow, padding=1, pad_value=1.0).permute(1, 2, 0).numpy())
         ax.set_title(title if imgs is not None else "n/a (code is not 2-D)", fontsize=9)
     ax = axes[3]
     if "denoise_t" in out:

@@ -13,7 +13,7 @@ from scorerepro.papers.score_repr import claims as claims_mod
 from scorerepro.papers.score_repr.experiment import experiment_settings
 from scorerepro.papers.score_repr.locations import PAPER, RESULTS, results_dir
 from scorerepro.pipeline import paths
-from scorerepro.pipeline.tables import to_markdown, write_csv
+from scorerepro.pipeline.tables import score_columns, to_markdown, write_csv
 
 SHOWN = ["silhouette", "silhouette_chance", "ink_correlation_max", "ink_correlation_max_untrained", "denoise_own",
          "denoise_other", "constant_empirical",
@@ -37,12 +37,7 @@ def leaderboard_rows(params: dict) -> pd.DataFrame:
                         f"{t['t_mode']}; U-Net widths {mod['widths']} x {mod['blocks']} blocks; code dim "
                         f"{mod['code_dim']} ({mod['regulariser']} {mod['reg_weight']:g}); {t['n_iters']} iterations; "
                         f"PC sampler {ev['sampler_steps']} levels, snr {ev['snr']:g}; codes of random test images"),
-            "n_samples": lb.get("n_samples"),
-            "fid_mnist_classifier": lb.get("fid_mnist_classifier"),
-            "fid_mnist_classifier_real_same_n": lb.get("fid_mnist_classifier_real_same_n"),
-            "is_mnist_classifier_mean": lb.get("is_mnist_classifier_mean"),
-            "fid_inception": lb.get("fid_inception"), "is_inception_mean": lb.get("is_inception_mean"),
-            "parzen_log_likelihood": None,
+            **score_columns(lb), "parzen_log_likelihood": None,
             "reported_fid_inception": None, "reported_is_inception_mean": None,
             "reported_by": None,  # the paper reports no sample metric
             "profile": params["profile"], "source": str(path),

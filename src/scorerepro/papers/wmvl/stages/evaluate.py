@@ -56,7 +56,7 @@ def ais_nll(decoder: torch.nn.Module, x: torch.Tensor, latent: str, dim: int, a:
 
 def run(params: dict, experiment: str) -> None:
     name = experiment
-    torch.set_num_threads(1)  # small MLPs: a second thread only adds overhead on a shared machine
+    torch.set_num_threads(params["wmvl"]["threads"])
     exp = experiment_settings(params, "wmvl", name)
     seed = int(params["seed"])
     m, e = exp["model"], exp["eval"]

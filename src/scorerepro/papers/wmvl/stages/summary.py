@@ -13,7 +13,7 @@ from scorerepro.papers.wmvl import claims as claims_mod
 from scorerepro.papers.wmvl.locations import PAPER, RESULTS, results_dir, synthetic_dir
 from scorerepro.papers.wmvl.reported import SOURCE_TABLE1, SOURCE_TABLE2, TABLE1_NLL, TABLE2_FID
 from scorerepro.pipeline import paths
-from scorerepro.pipeline.tables import to_markdown, write_csv
+from scorerepro.pipeline.tables import score_columns, to_markdown, write_csv
 
 
 def _metrics(name: str) -> dict:
@@ -75,10 +75,7 @@ def leaderboard_rows(params: dict) -> pd.DataFrame:
                         f"{t['batch_size']}, Adam lr {t['lr']:g}" + (f", MVL eps {t['mvl_eps']:g}"
                                                                    if mod["kind"] in ("vae_implicit", "wae_mvl") else "")
                         + (f"; AIS NLL {m['nll_ais']:.2f} on {m['n_test']} test images" if "nll_ais" in m else "")),
-            "n_samples": m.get("n_samples"), "fid_mnist_classifier": m.get("fid_mnist_classifier"),
-            "fid_mnist_classifier_real_same_n": m.get("fid_mnist_classifier_real_same_n"),
-            "is_mnist_classifier_mean": m.get("is_mnist_classifier_mean"), "fid_inception": None,
-            "is_inception_mean": None, "parzen_log_likelihood": None, "reported_fid_inception": None,
+            **score_columns(m), "parzen_log_likelihood": None, "reported_fid_inception": None,
             "reported_is_inception_mean": None,
             "reported_by": (f"{SOURCE_TABLE2}: LeNet FID {TABLE2_FID[(mod['kind'], mod['latent'])]}"
                             if mod["kind"].startswith("wae") and mod["latent_dim"] == 8 else None),

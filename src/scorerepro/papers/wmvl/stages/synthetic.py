@@ -27,7 +27,7 @@ FIGURES = {"banana": "fig1_bias_variance", "cosine": "fig3_cd1", "circle": "fig2
 def run(params: dict, study: str) -> None:
     if study not in STUDIES:
         raise ValueError(f"unknown synthetic study {study!r}; choose one of {', '.join(STUDIES)}")
-    torch.set_num_threads(1)  # small MLPs: a second thread only spins on a shared machine (100x slower under load)
+    torch.set_num_threads(params["wmvl"]["threads"])
     cfg = dict(params["wmvl"]["synthetic"][study])
     seed = int(params["seed"])
     t0 = time.perf_counter()

@@ -107,7 +107,7 @@ def optimizers(kind: str, lr: float) -> dict[str, OptimizerSpec]:
 
 def run(params: dict, experiment: str) -> None:
     name = experiment
-    torch.set_num_threads(1)  # small MLPs: a second thread only adds overhead on a shared machine
+    torch.set_num_threads(params["wmvl"]["threads"])
     exp = experiment_settings(params, "wmvl", name)
     t = exp["training"]
     images = load_images(exp["dataset"], "train")

@@ -1,0 +1,45 @@
+"""Stage reference_stats for a dataset whose Inception reference is switched off (datasets.<name>.
+inception_reference: false), and what scoring with Inception then says."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from scorerepro.config import load_params
+from scorerepro.pipeline import scoring
+from scorerepro.stages import reference_stats
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def params(tmp_path, monkeypatch) -> dict:
+    monkeypatch.chdir(tmp_path)
+    return load_params(REPO / "params.yaml")
+
+
+def test_the_quick_profile_skips_only_the_8x8_digits(params):
+    flags = {name: block.get("inception_reference", True) for name, block in params["datasets"].items()}
+    assert flags == {"mnist_embedded": True, "digits8x8": False}
+
+
+def test_a_switched_off_reference_writes_only_its_record_and_inception_scoring_names_the_key(params, capsys):
+    reference_stats.run(params, "digits8x8")  # no data, no Inception weights needed
+    folder = Path("data/reference/digits8x8")
+    assert sorted(p.name for p in folder.iterdir()) == ["reference.json"]
+    assert json.loads((folder / "reference.json").read_text()) == {"dataset": "digits8x8",
+                                                                    "inception_reference": False}
+    assert "skipped" in capsys.readouterr().out
+    images = torch.zeros((4, 1, 8, 8), dtype=torch.uint8)
+    with pytest.raises(FileNotFoundError, match=r"datasets\.digits8x8\.inception_reference is false"):
+        scoring.score(images, "digits8x8", params, torch.device("cpu"), inception=True, classifier=False)
+
+
+def test_a_reference_never_computed_says_which_stage_to_run(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(FileNotFoundError, match=r"run `scorerepro reference_stats mnist_embedded`"):
+        scoring.inception_reference_file("mnist_embedded", scoring.INCEPTION_STATS)
