@@ -25,7 +25,10 @@ def run(params: dict, experiment: str) -> None:
     sample_grid(samples, res / "fig5_samples.png", f"{name}: uncurated samples (seed 000 Fig. 4/5)")
     device = resolve_device(params)
     net = load_score_net(exp, selected_checkpoint(exp), device)
-    _, snaps = sample_batches(net, exp, 0, N_INTERMEDIATE, params["seed"] + 1, device, snapshots=True,
+    # Six chains run eagerly: compiling the sampler took 61 s on an H200 (benchmarks/README.md), far more than
+    # six chains need.
+    eager = {**exp, "sampling": {**exp["sampling"], "compile": False, "cuda_graphs": False}}
+    _, snaps = sample_batches(net, eager, 0, N_INTERMEDIATE, params["seed"] + 1, device, snapshots=True,
                               batch_size=N_INTERMEDIATE, progress=False)
     intermediate_grid(snaps, sigmas_of(exp).tolist(), res / "fig5_intermediate.png",
                       f"{name}: annealed Langevin, intermediate samples")

@@ -64,10 +64,13 @@ def sample_shard(params: dict, experiment: str, shard: int) -> None:
     # One network for all checkpoints, weights copied in place: a compiled sampler (sampling.compile) is built
     # once per stage, not once per checkpoint.
     net = build_score_net(exp).to(device).eval()
+    # Batches no larger than select.n_samples: sample_batches draws whole batches, so 200 selection samples at the
+    # gpu_h100 profile's sampling batch of 1,000 would run 1,000 chains per checkpoint and keep 200.
+    batch = min(exp["sampling"]["batch_size"], exp["select"]["n_samples"])
     for step, path in checkpoints:
         load_model_weights(net, path, which="auto")
         try:
-            samples, _ = sample_batches(net, exp, start, stop, params["seed"], device)
+            samples, _ = sample_batches(net, exp, start, stop, params["seed"], device, batch_size=batch)
         except SamplingDivergedError as e:
             diverged[step] = e.record()
             print(f"select {experiment} shard {shard}: checkpoint {step} diverged: {e}")
