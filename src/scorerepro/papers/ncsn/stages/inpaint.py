@@ -44,18 +44,14 @@ def run(params: dict, experiment: str) -> None:
     ref_batch = refs.repeat_interleave(c, dim=0)
     hw = image_shape(exp["dataset"])[1:]
     out = results_dir(name) / "inpainting"
-    masks = [make_mask(kind, hw, torch.Generator().manual_seed(params["seed"])).to(device) for kind in cfg["masks"]]
-    # All masks in one chain of len(masks) x n_images x n_completions samples, each sample with its own mask: the
-    # RefineNet's small batches are bound by kernel launches (an H200 took 28 ms per evaluation at batch 200 as at
-    # much smaller ones), so one chain of 3B costs about what one of B does, not three times as much.
-    per_sample = torch.cat([m.expand_as(ref_batch) for m in masks])
-    g = torch.Generator(device=device).manual_seed(params["seed"] * 1000)
-    res = sampling.annealed_inpaint(net, ref_batch.repeat(len(masks), 1, 1, 1), per_sample, sigmas_of(exp).to(device),
-                                    n_steps_each=cfg["n_steps_each"], step_lr=cfg["step_lr"], generator=g,
-                                    clamp_output=True, bounds=image_chain_bounds(sigmas_of(exp)))
-    completions = res.samples.view(len(masks), len(refs), c, *refs.shape[1:]).cpu()
     summary = {}
-    for kind, mask, done in zip(cfg["masks"], masks, completions):
+    for m_idx, kind in enumerate(cfg["masks"]):
+        g = torch.Generator(device=device).manual_seed(params["seed"] * 1000 + m_idx)
+        mask = make_mask(kind, hw, torch.Generator().manual_seed(params["seed"])).to(device)
+        res = sampling.annealed_inpaint(net, ref_batch, mask, sigmas_of(exp).to(device),
+                                        n_steps_each=cfg["n_steps_each"], step_lr=cfg["step_lr"], generator=g,
+                                        clamp_output=True, bounds=image_chain_bounds(sigmas_of(exp)))
+        done = res.samples.view(len(refs), c, *refs.shape[1:]).cpu()
         occluded = refs.cpu() * mask.cpu() + 0.5 * (1 - mask.cpu())  # grey where unknown
         fig = "fig7" if kind == "right_half" else "fig18"
         inpainting_figure(to_uint8(occluded), to_uint8(done), to_uint8(refs.cpu()),
