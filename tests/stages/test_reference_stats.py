@@ -43,3 +43,16 @@ def test_a_reference_never_computed_says_which_stage_to_run(tmp_path, monkeypatc
     monkeypatch.chdir(tmp_path)
     with pytest.raises(FileNotFoundError, match=r"run `scorerepro reference_stats mnist_embedded`"):
         scoring.inception_reference_file("mnist_embedded", scoring.INCEPTION_STATS)
+
+
+def test_a_computed_reference_whose_statistics_were_deleted_is_not_blamed_on_the_flag(tmp_path, monkeypatch):
+    """reference.json of a computed reference has no inception_reference: false; a missing statistics file beside it
+    was deleted or never finished, and the error says to rerun the stage, not to switch the flag on."""
+    monkeypatch.chdir(tmp_path)
+    folder = Path("data/reference/mnist_embedded")
+    folder.mkdir(parents=True)
+    (folder / "reference.json").write_text(json.dumps({"dataset": "mnist_embedded", "split": "train",
+                                                       "n_images": 200}))
+    with pytest.raises(FileNotFoundError) as err:
+        scoring.inception_reference_file("mnist_embedded", scoring.INCEPTION_STATS)
+    assert "deleted or never finished" in str(err.value) and "inception_reference is false" not in str(err.value)

@@ -58,10 +58,14 @@ def inception_reference_file(dataset: str, name: str) -> Path:
     path = reference_dir(dataset) / name
     if path.is_file():
         return path
-    if (reference_dir(dataset) / "reference.json").is_file():
+    record = reference_dir(dataset) / "reference.json"
+    if record.is_file() and json.loads(record.read_text()).get("inception_reference", True) is False:
         raise FileNotFoundError(f"{path} is missing: datasets.{dataset}.inception_reference is false in params.yaml, "
                                 f"so no Inception reference was computed. Set it to true and run `scorerepro "
                                 f"reference_stats {dataset}` (or `dvc repro`)")
+    if record.is_file():
+        raise FileNotFoundError(f"{path} is missing beside its {record.name} (deleted or never finished): rerun "
+                                f"`scorerepro reference_stats {dataset}` (`dvc repro --force reference_stats@{dataset}`)")
     raise FileNotFoundError(f"{path} is missing: run `scorerepro reference_stats {dataset}` (or `dvc repro`)")
 
 
