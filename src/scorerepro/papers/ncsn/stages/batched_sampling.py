@@ -48,6 +48,14 @@ def sampling_score_net(net: torch.nn.Module, sampling: dict, device: torch.devic
     return net
 
 
+def batch_size_for(exp: dict, n_total: int) -> int:
+    """The sampling batch for a stage that draws n_total samples in all (over every shard): sample_batches runs
+    whole batches, so a batch larger than the total would run chains only to drop them (200 selection samples at
+    gpu_h100's batch of 1,000 ran 1,000 chains per checkpoint). It depends on the total, never on one shard's range,
+    so shards still merge into the single-job result."""
+    return min(exp["sampling"]["batch_size"], n_total)
+
+
 def sample_batches(net, exp: dict, start: int, stop: int, seed: int, device: torch.device, *,
                    n_steps_each: int | None = None, step_lr: float | None = None, batch_size: int | None = None,
                    snapshots: bool = False, progress: bool = True):
@@ -89,4 +97,4 @@ def sample_batches(net, exp: dict, start: int, stop: int, seed: int, device: tor
     return samples, (torch.cat(snaps, dim=1) if snapshots else None)
 
 
-__all__ = ["IMAGE_RANGE", "image_chain_bounds", "sampling_score_net", "sample_batches"]
+__all__ = ["IMAGE_RANGE", "image_chain_bounds", "sampling_score_net", "batch_size_for", "sample_batches"]

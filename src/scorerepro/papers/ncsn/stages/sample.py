@@ -11,7 +11,7 @@ from scorerepro.core.fileio import sha256_file
 from scorerepro.papers.ncsn.experiment import experiment_settings, load_score_net
 from scorerepro.papers.ncsn.locations import results_dir, samples_dir
 from scorerepro.papers.ncsn.shard_settings import eval_settings
-from scorerepro.papers.ncsn.stages.batched_sampling import sample_batches
+from scorerepro.papers.ncsn.stages.batched_sampling import batch_size_for, sample_batches
 from scorerepro.pipeline.common import remove_unlisted_shards, resolve_device, save_shard, shard_range, to_uint8
 from scorerepro.training import CheckpointError
 
@@ -39,7 +39,8 @@ def run(params: dict, experiment: str, shard: int) -> None:
     ckpt = _check_selected(exp, made_with)
     net = load_score_net(exp, ckpt, device)
     start, stop = shard_range(exp["eval"]["n_samples"], shards, shard)
-    samples, _ = sample_batches(net, exp, start, stop, params["seed"] + EVAL_SEED_OFFSET, device)
+    samples, _ = sample_batches(net, exp, start, stop, params["seed"] + EVAL_SEED_OFFSET, device,
+                                batch_size=batch_size_for(exp, exp["eval"]["n_samples"]))
     folder = samples_dir(exp["name"]) / "eval"
     save_shard(folder, shard, made_with, {"range": [start, stop], "checkpoint": str(ckpt), "images": to_uint8(samples)})
     remove_unlisted_shards(folder, shards)

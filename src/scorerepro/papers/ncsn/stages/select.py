@@ -22,7 +22,7 @@ from scorerepro.papers.ncsn.experiment import build_score_net, experiment_settin
 from scorerepro.papers.ncsn.locations import model_dir, results_dir, samples_dir
 from scorerepro.papers.ncsn.sampling import SamplingDivergedError
 from scorerepro.papers.ncsn.shard_settings import SELECT_RERUN, checkpoint_hashes, select_settings
-from scorerepro.papers.ncsn.stages.batched_sampling import sample_batches
+from scorerepro.papers.ncsn.stages.batched_sampling import batch_size_for, sample_batches
 from scorerepro.pipeline.common import (read_shards, remove_unlisted_shards, resolve_device, save_shard, shard_range,
                                         to_uint8)
 from scorerepro.pipeline.scoring import score
@@ -64,9 +64,7 @@ def sample_shard(params: dict, experiment: str, shard: int) -> None:
     # One network for all checkpoints, weights copied in place: a compiled sampler (sampling.compile) is built
     # once per stage, not once per checkpoint.
     net = build_score_net(exp).to(device).eval()
-    # Batches no larger than select.n_samples: sample_batches draws whole batches, so 200 selection samples at the
-    # gpu_h100 profile's sampling batch of 1,000 would run 1,000 chains per checkpoint and keep 200.
-    batch = min(exp["sampling"]["batch_size"], exp["select"]["n_samples"])
+    batch = batch_size_for(exp, exp["select"]["n_samples"])
     for step, path in checkpoints:
         load_model_weights(net, path, which="auto")
         try:

@@ -10,7 +10,7 @@ from scorerepro.core.fileio import write_json
 from scorerepro.papers.ncsn.experiment import experiment_settings, load_score_net, selected_checkpoint
 from scorerepro.papers.ncsn.locations import sensitivity_dir
 from scorerepro.papers.ncsn.sampling import SamplingDivergedError
-from scorerepro.papers.ncsn.stages.batched_sampling import sample_batches
+from scorerepro.papers.ncsn.stages.batched_sampling import batch_size_for, sample_batches
 from scorerepro.plots.images import sensitivity_heatmap
 from scorerepro.pipeline.common import resolve_device, to_uint8
 from scorerepro.pipeline.scoring import score
@@ -22,9 +22,7 @@ def run(params: dict) -> None:
     device = resolve_device(params)
     net = load_score_net(exp, selected_checkpoint(exp), device)
     metric = cfg["metric"]
-    # Batches no larger than a cell's sample count: sample_batches always draws full batches, so 50 samples at the
-    # experiment's batch of 100 would pay for 100.
-    batch = min(exp["sampling"]["batch_size"], cfg["n_samples"])
+    batch = batch_size_for(exp, cfg["n_samples"])
     rows, panels = [], []
     for t in cfg["n_steps_each"]:
         for lr in cfg["step_lr"]:
