@@ -36,10 +36,6 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def parse_value(text: str):
-    return yaml.safe_load(text)
-
-
 def derived_params(profile: Path, experiment: str, sets: list[str], device: str | None) -> dict:
     """The profile with the experiment's override block changed by `sets` ("section.key=value")."""
     sys.path.insert(0, str(ROOT / "src"))
@@ -57,7 +53,7 @@ def derived_params(profile: Path, experiment: str, sets: list[str], device: str 
         block = exps[experiment].setdefault(section, {})
         if not isinstance(block, dict):
             raise SystemExit(f"--set {item!r}: {experiment}.{section} is not a section of settings")
-        block[name] = parse_value(value)
+        block[name] = yaml.safe_load(value)
     if device:
         params["device"] = device
     return params

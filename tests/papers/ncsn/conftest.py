@@ -90,3 +90,22 @@ def tiny_run(tiny_run_template, tmp_path, monkeypatch) -> TinyRun:
     shutil.copytree(tiny_run_template, root)
     monkeypatch.chdir(root)
     return TinyRun(root)
+
+
+@pytest.fixture
+def sampled_batch_sizes(monkeypatch):
+    """`record(module)` wraps the stage module's sample_batches and returns the list every call's batch_size is
+    appended to (None where the stage left it to the experiment's sampling.batch_size)."""
+
+    def record(module) -> list:
+        asked = []
+        real = module.sample_batches
+
+        def recording(*args, **kwargs):
+            asked.append(kwargs.get("batch_size"))
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(module, "sample_batches", recording)
+        return asked
+
+    return record

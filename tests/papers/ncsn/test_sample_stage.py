@@ -27,18 +27,11 @@ def _eval_samples(tiny_run, params) -> torch.Tensor:
                               eval_settings(params, exp), "rerun")
 
 
-def test_a_batch_larger_than_the_evaluation_set_draws_only_the_set(tiny_run, monkeypatch):
+def test_a_batch_larger_than_the_evaluation_set_draws_only_the_set(tiny_run, sampled_batch_sizes):
     from scorerepro.papers.ncsn.experiment import experiment_settings
 
     n = experiment_settings(tiny_run.params(), "tiny_ncsn")["eval"]["n_samples"]
-    asked = []
-    real = sample.sample_batches
-
-    def recording(*args, **kwargs):
-        asked.append(kwargs.get("batch_size"))
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(sample, "sample_batches", recording)
+    asked = sampled_batch_sizes(sample)
     one_job = _eval_samples(tiny_run, tiny_run.params(shards=[0], batch_size=10 * n))
     assert asked == [n]
     # Two shards at that batch give the same samples: the batch depends on the total, not on a shard's range.

@@ -56,20 +56,13 @@ def test_two_checkpoints_are_both_sampled_and_scored(tiny_run, monkeypatch):
     assert chosen["fid_mnist_classifier"] == pytest.approx(float(best["fid"]))
 
 
-def test_selection_batches_are_no_larger_than_the_selection_sample_count(tiny_run, monkeypatch):
+def test_selection_batches_are_no_larger_than_the_selection_sample_count(tiny_run, sampled_batch_sizes):
     """sample_batches runs whole batches: at a sampling batch larger than select.n_samples, selection must ask
     for batches of n_samples, or every checkpoint pays for chains it throws away."""
     from scorerepro.papers.ncsn.experiment import experiment_settings
 
     n = experiment_settings(tiny_run.params(), "tiny_ncsn")["select"]["n_samples"]
     params = tiny_run.params(batch_size=10 * n)
-    asked = []
-    real = select.sample_batches
-
-    def recording(*args, **kwargs):
-        asked.append(kwargs.get("batch_size"))
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(select, "sample_batches", recording)
+    asked = sampled_batch_sizes(select)
     select.sample_shard(params, "tiny_ncsn", params["sharding"]["shards"][0])
     assert asked == [n, n]  # checkpoints 2 and 4
