@@ -6,6 +6,10 @@ Model FLOPs from scorerepro.nets.model_summary.summarize (convs + matmuls, multi
 
     python benchmarks/bench_ncsn_cpu_step.py --ngf 8 --batch-size 32 --configs fp32,cl,compile
     python benchmarks/bench_ncsn_cpu_step.py --profile      # torch.profiler table of one training step
+    python benchmarks/bench_ncsn_cpu_step.py --configs fp32,fp32+torch_elu   # the network's ELU vs torch.nn.ELU
+
+`torch_elu` in a configuration swaps the network's ELU (scorerepro.nets.activations: exp(x) - 1 on the CPU) for
+torch.nn.ELU (expm1), i.e. the network as it was before session 8.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import time
 
 import torch
 
+from scorerepro.nets.activations import ELU
 from scorerepro.nets.model_summary import summarize
 from scorerepro.papers.ncsn.losses import dsm_loss
 from scorerepro.papers.ncsn.nets import build_model, input_shape
@@ -31,12 +36,16 @@ def matmul_gflops(n: int = 2048, reps: int = 5) -> float:
     return 2 * n ** 3 * reps / (time.perf_counter() - t) / 1e9
 
 
-def build(ngf: int, arch: str, channels_last: bool, compile_: bool):
+def build(ngf: int, arch: str, channels_last: bool, compile_: bool, torch_elu: bool = False):
     spec = {"arch": arch, "ngf": ngf, "channels": 1, "image_size": 28, "num_classes": 10}
     if arch == "refinenet_baseline":
         spec["num_classes"] = 1
     torch.manual_seed(0)
     model = build_model(spec)
+    if torch_elu:
+        for module in model.modules():
+            if isinstance(getattr(module, "act", None), ELU):
+                module.act = torch.nn.ELU()
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     net = torch.compile(model) if compile_ else model
@@ -88,7 +97,8 @@ def main() -> None:
     ap.add_argument("--arch", default="refinenet")
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--sample-batch", type=int, default=100)
-    ap.add_argument("--configs", default="fp32,cl", help="comma list of fp32, cl, bf16, compile, cl+compile")
+    ap.add_argument("--configs", default="fp32,cl", help="comma list of fp32, cl, bf16, compile, cl+compile; "
+                                                "+torch_elu: with torch.nn.ELU")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--profile", action="store_true")
@@ -109,8 +119,8 @@ def main() -> None:
         print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=25))
         return
     for name in args.configs.split(","):
-        cl, comp, bf16 = "cl" in name, "compile" in name, "bf16" in name
-        _, model, net = build(args.ngf, args.arch, cl, comp)
+        cl, comp, bf16, torch_elu = "cl" in name, "compile" in name, "bf16" in name, "torch_elu" in name
+        _, model, net = build(args.ngf, args.arch, cl, comp, torch_elu)
         t_train, first = time_train(net, model, args.batch_size, cl, bf16, 2, args.steps)
         t_samp = time_sample(net, args.sample_batch, cl, 2, args.steps)
         tr_gf = 3 * fwd * args.batch_size / t_train / 1e9

@@ -1,1 +1,1 @@
-"""Network tools and blocks that more than one paper uses (today: the parameter/FLOP summary)."""
+"""Network tools and blocks that more than one paper uses: the parameter/FLOP summary and a CPU-fast ELU."""

@@ -36,6 +36,8 @@ from functools import partial
 import torch
 import torch.nn as nn
 
+from scorerepro.nets.activations import ELU
+
 from .normalization import ConditionalInstanceNorm2dPlus, InstanceNorm2dPlus
 from .refinenet_layers import RefineBlock, ResidualBlock
 
@@ -97,7 +99,7 @@ class _RefineNetDilatedBase(nn.Module):
             norm = partial(ConditionalInstanceNorm2dPlus, num_classes=num_classes, scale_init_std=norm_init_std)
         else:
             norm = partial(InstanceNorm2dPlus, scale_init_std=norm_init_std)
-        self.act = act = nn.ELU()
+        self.act = act = ELU()
         f, f2 = ngf, 2 * ngf
 
         self.begin_conv = nn.Conv2d(channels, f, 3, stride=1, padding=1)

@@ -36,6 +36,8 @@ from typing import Callable, Sequence
 import torch
 import torch.nn as nn
 
+from scorerepro.nets.activations import ELU
+
 from .normalization import ConditionalInstanceNorm2dPlus
 from .refinenet import check_labels
 
@@ -97,7 +99,7 @@ class _ResNetScoreBase(nn.Module):
         if len(dilations) != 3 or any(isinstance(d, bool) or not isinstance(d, int) or d < 1 for d in dilations):
             raise ValueError(f"dilations must be 3 positive ints (full, 1/2, 1/4 resolution), got {dilations!r}")
         self.channels, self.nf, self.num_classes, self.dilations = channels, nf, num_classes, dilations
-        self.act = act = nn.ELU()
+        self.act = act = ELU()
         d0, d1, d2 = dilations
         enc = partial(_Block, norm=norm, act=act, transpose=False)
         dec = partial(_Block, norm=norm, act=act, transpose=True)

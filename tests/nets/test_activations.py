@@ -1,0 +1,67 @@
+"""The CPU ELU against torch's own ELU (the independent answer) and against the closed form."""
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from scorerepro.nets.activations import ELU, elu
+
+
+def test_values_match_torch_elu_and_the_closed_form():
+    x64 = torch.linspace(-20, 20, 40001, dtype=torch.float64)
+    # float64: exp(x) - 1 and expm1 agree to ~1e-16 in absolute terms.
+    assert torch.allclose(elu(x64), F.elu(x64), rtol=0, atol=1e-15)
+    assert elu(torch.tensor([-1.0, 0.0, 2.5], dtype=torch.float64)).tolist() == pytest.approx(
+        [math.exp(-1.0) - 1.0, 0.0, 2.5], abs=1e-15)
+    # float32: within one ulp of 1 of the float64 truth (the documented cost of exp(x) - 1 over expm1).
+    x32 = torch.randn(200_000, generator=torch.Generator().manual_seed(0)) * 4
+    err = (elu(x32).double() - F.elu(x32.double())).abs().max().item()
+    assert err <= 2 ** -23
+    assert torch.equal(elu(x32)[x32 > 0], x32[x32 > 0])  # the positive side is x itself, bit for bit
+
+
+def test_gradient_matches_torch_elu_and_gradcheck():
+    x = torch.randn(3, 4, 5, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(1)) * 3
+    x[0, 0, 0, :3] = torch.tensor([0.0, -1e-12, 1e-12], dtype=torch.float64)  # both sides of the kink
+    a = x.clone().requires_grad_()
+    b = x.clone().requires_grad_()
+    g = torch.randn_like(x)
+    elu(a).backward(g)
+    F.elu(b).backward(g)
+    assert torch.allclose(a.grad, b.grad, rtol=0, atol=1e-12)
+    assert torch.autograd.gradcheck(elu, (torch.randn(40, dtype=torch.float64, requires_grad=True) * 2,))
+
+
+def test_module_is_a_drop_in_for_nn_elu():
+    x = torch.randn(2, 8, 6, 6, generator=torch.Generator().manual_seed(2))
+    assert torch.allclose(ELU()(x), torch.nn.ELU()(x), rtol=0, atol=2 ** -23)
+    assert ELU().state_dict() == {}  # checkpoints written with nn.ELU load unchanged
+    x_before = x.clone()
+    ELU()(x)
+    assert torch.equal(x, x_before)  # not in place
+
+
+def test_non_cpu_tensors_take_torch_elu():
+    # The meta device has no data: it only runs if the torch kernel (not the CPU formula) is dispatched and the
+    # shape and dtype come out right.
+    y = elu(torch.empty(2, 3, device="meta", dtype=torch.bfloat16))
+    assert y.device.type == "meta" and y.shape == (2, 3) and y.dtype == torch.bfloat16
+
+
+def test_refinenet_score_matches_one_built_with_torch_elu():
+    from scorerepro.papers.ncsn.nets.refinenet import CondRefineNetDilated
+
+    torch.manual_seed(0)
+    net = CondRefineNetDilated(channels=1, ngf=4, num_classes=3, image_size=28).double()
+    x = torch.rand(2, 1, 28, 28, dtype=torch.float64)
+    y = torch.tensor([0, 2])
+    ours = net(x, y)
+    reference = torch.nn.ELU()
+    net.act = reference
+    for module in net.modules():
+        if hasattr(module, "act") and isinstance(module.act, ELU):
+            module.act = reference
+    assert not any(isinstance(m, ELU) for m in net.modules())
+    assert torch.allclose(ours, net(x, y), rtol=0, atol=1e-12)
