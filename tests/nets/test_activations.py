@@ -34,6 +34,16 @@ def test_gradient_matches_torch_elu_and_gradcheck():
     assert torch.autograd.gradcheck(elu, (torch.randn(40, dtype=torch.float64, requires_grad=True) * 2,))
 
 
+def test_second_derivative_for_sliced_score_matching():
+    # SSM (the Fig. 1 toy) differentiates the score's input-Jacobian again: ELU'' is exp(x) below 0 and 0 above.
+    x = (torch.randn(40, dtype=torch.float64, generator=torch.Generator().manual_seed(3)) * 2).requires_grad_()
+    assert torch.autograd.gradgradcheck(elu, (x,))
+    (d1,) = torch.autograd.grad(elu(x).sum(), x, create_graph=True)
+    (d2,) = torch.autograd.grad(d1.sum(), x)
+    x0 = x.detach()
+    assert torch.allclose(d2, torch.where(x0 > 0, torch.zeros_like(x0), torch.exp(x0)), rtol=0, atol=1e-12)
+
+
 def test_module_is_a_drop_in_for_nn_elu():
     x = torch.randn(2, 8, 6, 6, generator=torch.Generator().manual_seed(2))
     assert torch.allclose(ELU()(x), torch.nn.ELU()(x), rtol=0, atol=2 ** -23)
