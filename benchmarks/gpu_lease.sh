@@ -17,13 +17,7 @@ elapsed() { echo $(( $(date +%s) - START )); }
 TOTAL_S=${TOTAL_S:-575}
 CHAIN_S=${CHAIN_S:-330}
 
-if [ -d .whl ]; then
-  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
-    && export PYTHONPATH=/tmp/site
-fi
-export PYTHONPATH=$PWD/src${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
-{ nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv; python3 -c \
-  "import torch; print('torch', torch.__version__, torch.cuda.get_device_name(0))"; nproc; } > "$OUT/device.txt" 2>&1
+. benchmarks/_device_env.sh
 cat "$OUT/device.txt"
 
 echo "== [$(elapsed) s] 1. gpu_h100 fig5_mnist chain"

@@ -12,14 +12,7 @@ OUT=${OUT:?set OUT}
 CHAIN_S=${CHAIN_S:-420}
 TOTAL_S=${TOTAL_S:-555}
 
-if [ -d .whl ]; then
-  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
-    && export PYTHONPATH=/tmp/site
-fi
-export PYTHONPATH=$PWD/src${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
-{ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv 2>&1; python3 -c \
-  "import torch; print('torch', torch.__version__, torch.cuda.is_available() and torch.cuda.get_device_name(0))"; \
-  nproc; } > "$OUT/device.txt" 2>&1
+. benchmarks/_device_env.sh
 cat "$OUT/device.txt"
 # Sample the GPU's use while the chains run (how full one GPU is with four of them).
 ( nvidia-smi --query-gpu=timestamp,utilization.gpu,memory.used --format=csv -l 5 > "$OUT/gpu_use.csv" 2>&1 & echo $! > /tmp/smi.pid ) 2>/dev/null

@@ -36,6 +36,15 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def set_at(block: dict, keys: list[str], value: str, item: str) -> None:
+    """block[k1][k2]...[kn] = the YAML value, making the sections on the way (`item` names the --set in errors)."""
+    for key in keys[:-1]:
+        block = block.setdefault(key, {})
+        if not isinstance(block, dict):
+            raise SystemExit(f"--set {item!r}: {key} is not a section of settings")
+    block[keys[-1]] = yaml.safe_load(value)
+
+
 def derived_params(profile: Path, experiment: str, sets: list[str], device: str | None) -> dict:
     """The profile with the experiment's override block changed by `sets` ("section.key=value")."""
     sys.path.insert(0, str(ROOT / "src"))
@@ -47,13 +56,10 @@ def derived_params(profile: Path, experiment: str, sets: list[str], device: str 
         raise SystemExit(f"experiment {experiment!r} is not in {profile} (have: {sorted(exps)})")
     for item in sets:
         key, sep, value = item.partition("=")
-        section, dot, name = key.partition(".")
-        if not sep or not dot:
+        keys = key.split(".")
+        if not sep or len(keys) < 2 or not all(keys):
             raise SystemExit(f"--set {item!r}: expected SECTION.KEY=VALUE, e.g. training.n_iters=1200")
-        block = exps[experiment].setdefault(section, {})
-        if not isinstance(block, dict):
-            raise SystemExit(f"--set {item!r}: {experiment}.{section} is not a section of settings")
-        block[name] = yaml.safe_load(value)
+        set_at(exps[experiment], keys, value, item)
     if device:
         params["device"] = device
     return params

@@ -34,7 +34,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from gpu_profile_chain import run_stage  # noqa: E402  (benchmarks/ is not a package)
+from gpu_profile_chain import run_stage, set_at  # noqa: E402  (benchmarks/ is not a package)
 
 
 def derived_profile(profile: Path, sets: list[str]) -> dict:
@@ -47,12 +47,7 @@ def derived_profile(profile: Path, sets: list[str]) -> dict:
         keys = path.split(".")
         if not sep or not all(keys):
             raise SystemExit(f"--set {item!r}: expected A.B.KEY=VALUE, e.g. ncsn.defaults.training.n_iters=4")
-        block = params
-        for key in keys[:-1]:
-            block = block.setdefault(key, {})
-            if not isinstance(block, dict):
-                raise SystemExit(f"--set {item!r}: {key} is not a section of settings")
-        block[keys[-1]] = yaml.safe_load(value)
+        set_at(params, keys, value, item)
     return params
 
 
