@@ -173,3 +173,26 @@ def test_real_data_floor_shrinks_with_the_sample_count_and_matches_direct_fids()
 
 def _stats(x):
     return x.mean(axis=0), np.cov(x, rowvar=False)
+
+
+def test_fid_bootstrap_replicates_are_frechet_distances_of_resamples():
+    from scorerepro.metrics.fid import compute_statistics, fid_bootstrap, frechet_distance
+
+    rng = np.random.default_rng(3)
+    ref = compute_statistics(rng.normal(size=(500, 6)))
+    feats = rng.normal(0.3, 1.2, size=(80, 6))
+    reps = fid_bootstrap(feats, ref, n_boot=5, seed=7)
+    draw = np.random.default_rng(7)
+    for r in reps:
+        mu, sigma = compute_statistics(feats[draw.integers(0, 80, 80)])
+        assert r == pytest.approx(frechet_distance(mu, sigma, *ref), rel=1e-7, abs=1e-9)
+
+
+def test_fid_bootstrap_spread_shrinks_with_more_samples():
+    from scorerepro.metrics.fid import compute_statistics, fid_bootstrap
+
+    rng = np.random.default_rng(4)
+    ref = compute_statistics(rng.normal(size=(2000, 4)))
+    small = np.std(fid_bootstrap(rng.normal(0.5, 1, (50, 4)), ref, 200))
+    large = np.std(fid_bootstrap(rng.normal(0.5, 1, (800, 4)), ref, 200))
+    assert large < small / 2

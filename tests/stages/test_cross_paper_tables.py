@@ -8,14 +8,14 @@ import pytest
 
 from scorerepro.core.fileio import write_json
 from scorerepro.pipeline import paths
+from scorerepro.pipeline.evidence import claim_row
 from scorerepro.stages import claims_table, leaderboard
 
 PARAMS = {"profile": "test", "ncsn": {}}
 
 
 def _claims(rows):
-    return pd.DataFrame([{"paper": "ncsn", "claim": c, "source": "s", "measured": "m", "holds": h, "note": ""}
-                         for c, h in rows])
+    return pd.DataFrame([{"paper": "ncsn", **claim_row(c, "s", "m", "untested")} | {"holds": h} for c, h in rows])
 
 
 @pytest.fixture
@@ -26,17 +26,18 @@ def in_tmp(tmp_path, monkeypatch):
 
 
 def test_claims_table_has_a_paper_column_and_a_section_per_paper(in_tmp):
-    _claims([("a", "yes"), ("b", "no"), ("c", "untested")]).to_csv(paths.claims_rows_file("ncsn"), index=False)
+    _claims([("a", "yes"), ("b", "no"), ("c", "untested"), ("d", "inconclusive")]).to_csv(
+        paths.claims_rows_file("ncsn"), index=False)
     claims_table.run(PARAMS)
     table = pd.read_csv(in_tmp / "results" / "claims.csv")
     assert list(table.columns) == claims_table.COLUMNS and set(table["paper"]) == {"ncsn"}
     md = (in_tmp / "results" / "claims.md").read_text()
-    assert "## ncsn: seed 000" in md and "1 yes, 1 no, 1 untested." in md
+    assert "## ncsn: seed 000" in md and "1 yes, 1 no, 1 inconclusive, 1 untested." in md
 
 
 def test_claims_table_refuses_a_verdict_that_is_not_yes_no_untested(in_tmp):
     _claims([("a", "see summary.md")]).to_csv(paths.claims_rows_file("ncsn"), index=False)
-    with pytest.raises(ValueError, match="yes / no / untested"):
+    with pytest.raises(ValueError, match="yes / no / inconclusive / untested"):
         claims_table.run(PARAMS)
 
 
@@ -64,3 +65,16 @@ def test_a_paper_without_its_leaderboard_columns_is_refused(in_tmp):
     pd.DataFrame([{"paper": "ncsn", "model": "x"}]).to_csv(paths.leaderboard_rows_file("ncsn"), index=False)
     with pytest.raises(ValueError, match="lacks the column"):
         leaderboard.run(PARAMS)
+
+
+def test_leaderboard_shows_the_fid_interval_where_it_has_one(in_tmp):
+    rows = []
+    for model, se in (("with se", 5.0), ("without se", None)):
+        row = {c: None for c in leaderboard.COLUMNS}
+        row.update(paper="ncsn", model=model, experiment="e", dataset="d", n_samples=100, fid_mnist_classifier=50.0,
+                   fid_mnist_classifier_se=se)
+        rows.append(row)
+    pd.DataFrame(rows).to_csv(paths.leaderboard_rows_file("ncsn"), index=False)
+    leaderboard.run(PARAMS)
+    md = (in_tmp / "results" / "leaderboard.md").read_text()
+    assert "| 50 +- 9.8 |" in md and "| 50 |" in md

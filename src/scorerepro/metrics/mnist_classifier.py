@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from scorerepro.core import fileio
 
 from .features import default_device
-from .fid import compute_statistics, frechet_distance
+from .fid import compute_statistics, fid_bootstrap, frechet_distance
 from .inception import quantize_uint8
 from .inception_score import inception_score
 
@@ -189,14 +189,16 @@ def classifier_features(model: MnistClassifier, images, batch_size: int = 1000,
 
 
 def classifier_scores(model: MnistClassifier, samples, ref_stats: tuple[np.ndarray, np.ndarray],
-                      splits: int = 10) -> dict[str, float]:
-    """{"fid_mnist_classifier", "is_mnist_classifier_mean", "is_mnist_classifier_std"} of samples vs reference stats
-    (from `compute_statistics(classifier_features(model, reference_images)[0])`)."""
+                      splits: int = 10, n_boot: int = 200) -> dict[str, float]:
+    """{"fid_mnist_classifier", "fid_mnist_classifier_se", "is_mnist_classifier_mean", "is_mnist_classifier_std"} of
+    samples vs reference stats (from `compute_statistics(classifier_features(model, reference_images)[0])`).
+    `fid_mnist_classifier_se` is the bootstrap standard error of the FID over the samples (n_boot resamples)."""
     feats, probs = classifier_features(model, samples)
     mean, std = inception_score(probs, splits=splits, kind="probs")
     mu, sigma = compute_statistics(feats)
     return {
         "fid_mnist_classifier": frechet_distance(mu, sigma, ref_stats[0], ref_stats[1]),
+        "fid_mnist_classifier_se": float(np.std(fid_bootstrap(feats, ref_stats, n_boot), ddof=1)),
         "is_mnist_classifier_mean": mean,
         "is_mnist_classifier_std": std,
     }

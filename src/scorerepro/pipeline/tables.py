@@ -31,8 +31,23 @@ def write_csv(df: pd.DataFrame, path: Path) -> None:
 
 #: The sample-metric columns of every leaderboard row, as pipeline.scoring.score names them (None where a metric
 #: was not computed for that model).
-SCORE_COLUMNS = ("n_samples", "fid_mnist_classifier", "fid_mnist_classifier_real_same_n", "is_mnist_classifier_mean",
-                 "fid_inception", "is_inception_mean")
+SCORE_COLUMNS = ("n_samples", "fid_mnist_classifier", "fid_mnist_classifier_se", "fid_mnist_classifier_real_same_n",
+                 "is_mnist_classifier_mean", "fid_inception", "is_inception_mean")
+
+
+def with_error(df: pd.DataFrame, value: str, se: str) -> pd.DataFrame:
+    """A copy of `df` whose `value` column reads "v +- 1.96 se" (the 95% normal interval) where `se` is known, and
+    without the `se` column: for tables people read."""
+    out = df.copy()
+
+    def fmt(r):
+        v, e = r[value], r[se]
+        if v is None or pd.isna(v):
+            return ""
+        return f"{v:.4g} +- {1.96 * e:.2g}" if e is not None and not pd.isna(e) else _fmt(float(v))
+
+    out[value] = out.apply(fmt, axis=1) if len(out) else out[value]
+    return out.drop(columns=[se])
 
 
 def score_columns(scores: dict) -> dict:

@@ -2,7 +2,9 @@
 
 Each paper's summary stage writes its rows to results/<paper>/claims.csv with the columns below; this stage puts
 the papers that params.yaml runs together, one Markdown section per paper. `holds` is `yes` or `no` as measured
-here, or `untested` where the profile cannot decide the claim (the note says why)."""
+here (a gated model, an interval clear of the rule's threshold: pipeline.evidence), `inconclusive` where the
+interval straddles the threshold, or `untested` where a model failed its sanity gate or the profile cannot decide
+the claim (the note says why)."""
 
 from __future__ import annotations
 
@@ -12,10 +14,10 @@ from scorerepro.config import paper_blocks
 from scorerepro.core.fileio import write_text
 from scorerepro.papers import PAPERS
 from scorerepro.pipeline import paths
+from scorerepro.pipeline.evidence import ROW_COLUMNS, VERDICTS
 from scorerepro.pipeline.tables import to_markdown, write_csv
 
-COLUMNS = ["paper", "claim", "source", "measured", "holds", "note"]
-VERDICTS = {"yes", "no", "untested"}
+COLUMNS = ["paper"] + ROW_COLUMNS
 
 
 def read_paper_rows(paper: str, kind: str, columns: list[str]) -> pd.DataFrame:
@@ -35,19 +37,22 @@ def run(params: dict) -> None:
     papers = paper_blocks(params)
     parts = [read_paper_rows(p, "claims", COLUMNS) for p in papers]
     table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=COLUMNS)
-    bad = sorted(set(table["holds"]) - VERDICTS)
+    bad = sorted(set(table["holds"]) - set(VERDICTS))
     if bad:
-        raise ValueError(f"claims with a verdict other than yes / no / untested: {bad}")
+        raise ValueError(f"claims with a verdict other than {' / '.join(VERDICTS)}: {bad}")
     write_csv(table[COLUMNS], paths.RESULTS / "claims.csv")
     counts = table.groupby("paper")["holds"].value_counts().unstack(fill_value=0)
     md = [f"# Claims of the seed papers, checked ({params['profile']} profile)\n",
-          "holds: `yes` / `no` as measured here; `untested` where this profile is too small to test the claim (the "
-          "note says why). A `no` is a finding, not a bug. Numbers: results/<paper>/summary.md.\n"]
+          "holds: `yes` / `no` only where every model behind the claim passed its sanity gate (`gate`) and the 95% "
+          "interval of the estimate (`estimate` [`interval_low`, `interval_high`] over `n` units) lies wholly on one "
+          "side of the rule's threshold; `inconclusive` where the interval straddles it; `untested` where a gate "
+          "failed or this profile cannot measure the claim (the note says why and what decides it). A `no` is a "
+          "finding, not a bug. Numbers: results/<paper>/summary.md.\n"]
     for paper in papers:
         rows = table[table["paper"] == paper]
         c = counts.loc[paper] if paper in counts.index else {}
-        tally = ", ".join(f"{int(c.get(v, 0))} {v}" for v in ("yes", "no", "untested"))
+        tally = ", ".join(f"{int(c.get(v, 0))} {v}" for v in VERDICTS)
         md.append(f"## {paper}: {PAPERS[paper][1]}\n\n{tally}.\n\n" + to_markdown(rows, COLUMNS[1:]))
     write_text(paths.RESULTS / "claims.md", "\n".join(md))
-    print(f"claims: {len(table)} claims of {len(papers)} paper(s) ({(table['holds'] == 'yes').sum()} hold, "
-          f"{(table['holds'] == 'no').sum()} do not, {(table['holds'] == 'untested').sum()} untested)")
+    print(f"claims: {len(table)} claims of {len(papers)} paper(s) ("
+          + ", ".join(f"{int((table['holds'] == v).sum())} {v}" for v in VERDICTS) + ")")

@@ -15,12 +15,12 @@ from scorerepro.config import paper_blocks
 from scorerepro.core.fileio import write_text
 from scorerepro.pipeline import paths
 from scorerepro.stages.claims_table import read_paper_rows
-from scorerepro.pipeline.tables import SCORE_COLUMNS, to_markdown, write_csv
+from scorerepro.pipeline.tables import SCORE_COLUMNS, to_markdown, with_error, write_csv
 
 COLUMNS = ["paper", "model", "experiment", "dataset", "setting", *SCORE_COLUMNS, "parzen_log_likelihood",
            "reported_fid_inception", "reported_is_inception_mean", "reported_by", "source"]
-SHOWN = ["paper", "model", "experiment", "dataset", *SCORE_COLUMNS, "parzen_log_likelihood", "reported_fid_inception",
-         "reported_is_inception_mean"]
+SHOWN = ["paper", "model", "experiment", "dataset", *(c for c in SCORE_COLUMNS if c != "fid_mnist_classifier_se"),
+         "parzen_log_likelihood", "reported_fid_inception", "reported_is_inception_mean"]
 
 
 def reference_rows(datasets: list[str]) -> list[dict]:
@@ -56,7 +56,8 @@ def run(params: dict) -> None:
                "FID is better; the reference row is real test data. `fid_mnist_classifier_real_same_n` is each "
                "row's floor: real test digits scored the same way at that row's sample count (FID's bias grows as "
                "the count shrinks, so compare a row's FID with its own floor, not with the reference row's). "
-               "Settings: results/leaderboard.csv.\n\n"
-               + to_markdown(board, SHOWN))
+               "`+-` is the 95% interval of the FID over the row's samples (1.96 bootstrap standard errors, "
+               "`fid_mnist_classifier_se` in the CSV). Settings: results/leaderboard.csv.\n\n"
+               + to_markdown(with_error(board, "fid_mnist_classifier", "fid_mnist_classifier_se"), SHOWN))
     print(f"leaderboard: {len(models)} generator(s) of {len(papers)} paper(s), {len(board) - len(models)} "
           f"reference row(s)")
