@@ -261,3 +261,9 @@ def test_wmvl_figures(captured, tmp_path):
         assert_not_blank(tmp_path / f"{name}.png")
     for fig in captured:
         assert_words(fig)
+
+
+def test_ae_mcmc_floor_text():
+    samples = {"0": {"n_samples": 200, "fid_mnist_classifier": 931.4, "fid_mnist_classifier_real_same_n": 23.1}}
+    assert ae_figures._floor_text(samples).endswith("200 samples; real-data floor 23.1")
+    assert ae_figures._floor_text({"0": {"n_samples": 200}}) == ""

@@ -36,9 +36,11 @@ def run(params: dict) -> None:
     fig, axes = plt.subplots(len(names), len(steps), figsize=(2.2 * len(steps), 2.4 * len(names)), squeeze=False)
     for i, n in enumerate(names):
         for j, t in enumerate(steps):
-            _show(axes[i, j], shown[n][mode]["samples"][t][:16], 4, f"{n.upper()}  t = {t}")
-    fig.suptitle(f"Samples decoded from the prior (t = 0) and after t MCMC steps (batch norm: {mode} mode)",
-                 fontsize=9)
+            score = metrics[n]["modes"][mode]["samples"].get(str(t), {}).get("fid_mnist_classifier")
+            _show(axes[i, j], shown[n][mode]["samples"][t][:16], 4,
+                  f"{n.upper()}  t = {t}" + (f"\nFID {score:.0f}" if score is not None else ""))
+    fig.suptitle(f"Samples decoded from the prior (t = 0) and after t MCMC steps (batch norm: {mode} mode)"
+                 + _floor_text(metrics[names[0]]["modes"][mode]["samples"]), fontsize=9)
     save_figure(RESULTS / "fig4_samples.png", fig, dpi=120)
     plt.close(fig)
 
@@ -54,6 +56,15 @@ def run(params: dict) -> None:
 
     _chain_measures(names, ch["bn_modes"], metrics, RESULTS / "chain_measures.png")
     print("ae_mcmc figures written to results/ae_mcmc/")
+
+
+def _floor_text(samples: dict) -> str:
+    """The FID scale's reference, from any step's scores (the floor depends only on the sample count)."""
+    for v in samples.values():
+        if v.get("fid_mnist_classifier_real_same_n") is not None:
+            return (f"\nFID: MNIST-classifier features, {v['n_samples']} samples; real-data floor "
+                    f"{v['fid_mnist_classifier_real_same_n']:.1f}")
+    return ""
 
 
 def _chain_measures(names: list[str], bn_modes: list[str], metrics: dict, path) -> None:
