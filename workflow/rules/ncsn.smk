@@ -150,7 +150,8 @@ rule ncsn_figures:
     input:
         dvc_inputs("results/ncsn/{experiment}/fig5_samples.png", NCSN_MODEL_DONE,
                    "results/ncsn/{experiment}/selected.json", shards_of("eval"),
-                   "results/ncsn/{experiment}/fig12_loss.csv", code("ncsn_figures")),
+                   "results/ncsn/{experiment}/fig12_loss.csv", "results/ncsn/{experiment}/metrics.json",
+                   code("ncsn_figures")),
     output:
         "results/ncsn/{experiment}/fig5_samples.png",
         "results/ncsn/{experiment}/fig5_intermediate.png",

@@ -14,6 +14,7 @@ import torch  # noqa: E402
 
 from scorerepro.core.fileio import save_figure  # noqa: E402
 from scorerepro.plots.grid import image_grid  # noqa: E402
+from scorerepro.plots.labels import metric_label, score_caption  # noqa: E402
 
 
 def _as_float(images: torch.Tensor) -> torch.Tensor:
@@ -39,14 +40,26 @@ def fit_title(title: str, width_in: float, fontsize: float, max_lines: int = 3) 
     return "\n".join(lines)
 
 
-def sample_grid(images: torch.Tensor, path: Path, title: str, nrow: int = 10) -> None:
-    """Uncurated samples (Fig. 4, 5a-c)."""
+def sample_grid(images: torch.Tensor, path: Path, title: str, nrow: int = 10, metrics: dict | None = None,
+                note: str | None = None) -> None:
+    """Uncurated samples (Fig. 4, 5a-c); the title carries their score and the real-data floor when `metrics` (a
+    scoring.score() result) has them, and `note` (e.g. that the samples are noise-like) on a line of its own."""
     n = min(len(images), nrow * nrow)
-    title = fit_title(title, 6, 9)
+    title = "\n".join([fit_title(title, 6, 9)] + [fit_title(t, 6, 9) for t in (score_caption(metrics), note) if t])
     extra = 0.15 * title.count("\n")
     fig, ax = plt.subplots(figsize=(6, 6 * ((n + nrow - 1) // nrow) / nrow + 0.4 + extra))
     _show(ax, images[:n], nrow)
     ax.set_title(title, fontsize=9)
+    save_figure(path, fig)
+    plt.close(fig)
+
+
+def note_figure(path: Path, title: str, note: str) -> None:
+    """A figure that is only a title and a sentence: what a stage writes where there is nothing to plot, so the
+    output exists and says why instead of drawing empty axes."""
+    fig = plt.figure(figsize=(6, 1.6))
+    fig.text(0.5, 0.7, fit_title(title, 6, 10), ha="center", va="center", fontsize=10, weight="bold")
+    fig.text(0.5, 0.3, fit_title(note, 6, 9), ha="center", va="center", fontsize=9)
     save_figure(path, fig)
     plt.close(fig)
 
@@ -72,7 +85,7 @@ def loss_curve(table, path: Path, title: str) -> None:
     ax.plot(table["step"], table["loss"].rolling(window, min_periods=1).mean(), lw=1.5,
             label=f"running mean ({window} steps)")
     ax.set_xlabel("iteration")
-    ax.set_ylabel("DSM loss (sigma^2-weighted)")
+    ax.set_ylabel("denoising score-matching loss\n(sigma^2-weighted)")
     ax.set_yscale("log")
     ax.set_title(title, fontsize=9)
     ax.legend(fontsize=8)
@@ -82,27 +95,30 @@ def loss_curve(table, path: Path, title: str) -> None:
 
 def plot_fid_by_iteration(table, path: Path, title: str, selected: int | None = None) -> None:
     """FID of each checkpoint (Fig. 13); a checkpoint whose sampler diverged (column `diverged`) has no FID and
-    is marked by a dotted line instead; a checkpoint that was not scored (column `scored` False: the run's only
-    one) is named in the plot."""
+    is marked by a dotted line instead. A run with no scored checkpoint (column `scored`; a single-checkpoint run
+    is not sampled, there being nothing to choose between) gets a note saying so instead of an empty chart."""
+    diverged = table["diverged"].astype(bool) if "diverged" in table else table["fid"].isna()
+    scored = table["scored"].astype(bool) if "scored" in table else ~table["fid"].isna() | diverged
+    metric = metric_label(str(table["metric"].iloc[0]))
+    if not (scored & ~diverged).any():
+        iterations = ", ".join(str(i) for i in table["iteration"])
+        why = ("a single checkpoint, so nothing to choose between and no sample was scored"
+               if not scored.any() else "every scored checkpoint's sampler diverged")
+        note_figure(path, title.replace(str(table["metric"].iloc[0]), metric),
+                    f"No {metric} curve: checkpoint(s) {iterations}; {why}."
+                    + (f" Selected: iteration {selected}." if selected is not None else ""))
+        return
     sns.set_theme(style="whitegrid")
     fig, ax = plt.subplots(figsize=(6, 3.5))
-    diverged = table["diverged"].astype(bool) if "diverged" in table else table["fid"].isna()
-    ax.plot(table["iteration"][~diverged], table["fid"][~diverged], marker="o")
+    ax.plot(table["iteration"][~diverged], table["fid"][~diverged], marker="o", label="scored checkpoint")
     for k, it in enumerate(table["iteration"][diverged]):
         ax.axvline(it, color="tab:gray", ls=":", lw=1, label="sampler diverged" if k == 0 else None)
     if selected is not None:
         ax.axvline(selected, color="tab:red", ls="--", lw=1, label=f"selected: {selected}")
-    if selected is not None or diverged.any():
-        ax.legend(fontsize=8)
-    scored = table["scored"].astype(bool) if "scored" in table else ~table["fid"].isna() | diverged
-    if not scored.all():
-        ax.text(0.5, 0.5, "not scored: " + ", ".join(str(i) for i in table["iteration"][~scored])
-                + "\n(a single checkpoint: nothing to choose between)", transform=ax.transAxes, ha="center",
-                va="center", fontsize=8)
-    ax.set_xlabel("iteration")
-    ax.set_ylabel(str(table["metric"].iloc[0]) + f" ({int(table['n_samples'][scored].max() if scored.any() else 0)}"
-                  " samples)")
-    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=8)
+    ax.set_xlabel("training iteration of the checkpoint")
+    ax.set_ylabel(f"{metric}\n({int(table['n_samples'][scored].max())} samples)")
+    ax.set_title(title.replace(str(table["metric"].iloc[0]), metric), fontsize=9)
     save_figure(path, fig)
     plt.close(fig)
 
@@ -141,12 +157,13 @@ def sensitivity_heatmap(table, value: str, path: Path, title: str, sample_panels
     pivot = table.pivot(index="n_steps_each", columns="step_lr", values=value)
     ncols = 2 if sample_panels is not None else 1
     fig, axes = plt.subplots(1, ncols, figsize=(6 * ncols, 4), squeeze=False)
-    sns.heatmap(pivot, annot=True, fmt=".3g", cmap="viridis_r", ax=axes[0][0], cbar_kws={"label": value})
-    axes[0][0].set_title(f"{value} (diverged: blank)", fontsize=9)
+    sns.heatmap(pivot, annot=True, fmt=".3g", cmap="viridis_r", ax=axes[0][0], cbar_kws={"label": metric_label(value)})
+    axes[0][0].set(xlabel="Langevin step size epsilon (step_lr)", ylabel="steps per noise level T (n_steps_each)")
+    axes[0][0].set_title(f"{metric_label(value)} (diverged: blank)", fontsize=9)
     if sample_panels is not None:
         images, nrow = sample_panels
         _show(axes[0][1], images, nrow=nrow)
-        axes[0][1].set_title("samples: rows n_steps_each, columns step_lr (as the heatmap)", fontsize=8)
+        axes[0][1].set_title("samples: rows steps per level T, columns step size (as the heatmap)", fontsize=8)
     fig.suptitle(title, fontsize=9)
     save_figure(path, fig)
     plt.close(fig)

@@ -9,6 +9,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from scorerepro.core.fileio import save_figure  # noqa: E402
@@ -23,8 +24,9 @@ def plot_bias_variance(metrics: dict, path: Path) -> None:
         axes[0].loglog(part["eps"], part["squared_bias"], style, marker="o", label=label)
         axes[1].loglog(part["eps"], part["variance"], style, marker="o", label=label)
     axes[1].axhline(metrics["ssm_variance_of_batch_mean"], color="k", lw=0.8, label="SSM")
-    axes[0].set(xlabel="eps", ylabel="squared bias vs SSM (E.1.1)", title="banana: squared bias")
-    axes[1].set(xlabel="eps", ylabel="variance of the batch mean", title="banana: variance")
+    axes[0].set(xlabel="perturbation size eps", ylabel="squared bias against SSM (E.1.1)",
+                title="banana: squared bias")
+    axes[1].set(xlabel="perturbation size eps", ylabel="variance of the batch mean", title="banana: variance")
     axes[1].legend(fontsize=8)
     save_figure(path, fig)
     plt.close(fig)
@@ -49,17 +51,22 @@ def plot_sphere(metrics: dict, path: Path, title: str) -> None:
     true, model = np.asarray(metrics["log_true"]), np.asarray(metrics["log_model"])
     if len(shape) == 1:
         theta = (np.arange(shape[0]) + 0.5) * 2 * np.pi / shape[0]
-        fig, axes = plt.subplots(1, 2, figsize=(9, 4), subplot_kw={"projection": "polar"})
+        # Constrained layout stacks the suptitle above the polar panels' titles (which sit higher than a Cartesian
+        # axes' title, above the 90-degree label) instead of across them.
+        fig, axes = plt.subplots(1, 2, figsize=(9, 4.6), subplot_kw={"projection": "polar"}, layout="constrained")
         for ax, vals, name in ((axes[0], true, "true"), (axes[1], model, "learned")):
             ax.plot(theta, np.exp(vals))
-            ax.set_title(f"{name} density")
+            # Three radial labels, placed where the densities are low, so they neither crowd nor sit on the curve.
+            ax.yaxis.set_major_locator(MaxNLocator(3))
+            ax.set_rlabel_position(200)
+            ax.set_title(f"{name} density (radius) by angle", pad=14)
     else:
-        fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+        fig, axes = plt.subplots(1, 2, figsize=(11, 4.4), layout="constrained")
         vmin, vmax = true.min(), true.max()
         for ax, vals, name in ((axes[0], true, "true"), (axes[1], model, "learned")):
             im = ax.imshow(vals.reshape(shape), extent=[0, 360, 180, 0], aspect="auto", vmin=vmin, vmax=vmax)
             ax.set(xlabel="azimuth (deg)", ylabel="polar angle (deg)", title=f"{name} log-density")
-        fig.colorbar(im, ax=axes)
+        fig.colorbar(im, ax=axes, label="log-density")
     fig.suptitle(f"{title}: KL {metrics['kl_true_to_model']:.4f} nats, max |log-density error| "
                  f"{metrics['max_abs_log_density_error']:.3f}")
     save_figure(path, fig)

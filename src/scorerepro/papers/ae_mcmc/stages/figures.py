@@ -36,9 +36,11 @@ def run(params: dict) -> None:
     fig, axes = plt.subplots(len(names), len(steps), figsize=(2.2 * len(steps), 2.4 * len(names)), squeeze=False)
     for i, n in enumerate(names):
         for j, t in enumerate(steps):
-            _show(axes[i, j], shown[n][mode]["samples"][t][:16], 4, f"{n.upper()}  t = {t}")
-    fig.suptitle(f"Samples decoded from the prior (t = 0) and after t MCMC steps (batch norm: {mode} mode)",
-                 fontsize=9)
+            score = metrics[n]["modes"][mode]["samples"].get(str(t), {}).get("fid_mnist_classifier")
+            _show(axes[i, j], shown[n][mode]["samples"][t][:16], 4,
+                  f"{n.upper()}  t = {t}" + (f"\nFID {score:.0f}" if score is not None else ""))
+    fig.suptitle(f"Samples decoded from the prior (t = 0) and after t MCMC steps (batch norm: {mode} mode)"
+                 + _floor_text(metrics[names[0]]["modes"][mode]["samples"]), fontsize=9)
     save_figure(RESULTS / "fig4_samples.png", fig, dpi=120)
     plt.close(fig)
 
@@ -52,20 +54,40 @@ def run(params: dict) -> None:
     save_figure(RESULTS / "fig2_interpolation.png", fig, dpi=120)
     plt.close(fig)
 
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    _chain_measures(names, ch["bn_modes"], metrics, RESULTS / "chain_measures.png")
+    print("ae_mcmc figures written to results/ae_mcmc/")
+
+
+def _floor_text(samples: dict) -> str:
+    """The FID scale's reference, from any step's scores (the floor depends only on the sample count)."""
+    for v in samples.values():
+        if v.get("fid_mnist_classifier_real_same_n") is not None:
+            return (f"\nFID: MNIST-classifier features, {v['n_samples']} samples; real-data floor "
+                    f"{v['fid_mnist_classifier_real_same_n']:.1f}")
+    return ""
+
+
+def _chain_measures(names: list[str], bn_modes: list[str], metrics: dict, path) -> None:
+    """Both measures against t on the same symlog t axis (t = 0 is the prior, then 1, 5, 10, ...); one legend below
+    both panels: colour is the model, line style the batch-norm mode."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.4), layout="constrained", sharex=True)
+    colours = dict(zip(names, plt.rcParams["axes.prop_cycle"].by_key()["color"]))
     for n in names:
-        for m, style in zip(ch["bn_modes"], ("-", "--")):
+        for m, style in zip(bn_modes, ("-", "--")):
             d = metrics[n]["modes"][m]["latent_frechet_to_encodings"]
-            ts = [int(t) for t in d]
-            axes[0].plot(ts, list(d.values()), style, marker="o", label=f"{n} ({m} BN)")
+            axes[0].plot([int(t) for t in d], list(d.values()), style, marker="o", color=colours[n],
+                         label=f"{n.upper()}, batch norm in {m} mode")
             s = metrics[n]["modes"][m]["samples"]
             axes[1].plot([int(t) for t in s], [v.get("fid_mnist_classifier", float("nan")) for v in s.values()],
-                         style, marker="o", label=f"{n} ({m} BN)")
-    axes[0].set(xscale="symlog", xlabel="MCMC step t", ylabel="Frechet distance of {z_t} to {e(x_test)}",
+                         style, marker="o", color=colours[n])
+    axes[0].set(ylabel="Frechet distance of the chain's latents\nto the test images' encodings",
                 title="Claim 2: the chain approaches the learned latent distribution")
-    axes[1].set(xlabel="MCMC step t", ylabel="MNIST-classifier FID (lower is better)", title="Claim 3: sample quality")
+    axes[1].set(ylabel="FID (MNIST-classifier features; lower is better)", title="Claim 3: sample quality")
     for ax in axes:
-        ax.legend(fontsize=6)
-    save_figure(RESULTS / "chain_measures.png", fig, dpi=120)
+        ax.set_xscale("symlog", linthresh=1)
+        ax.set_xlabel("MCMC step t (0: decoded prior draws)")
+        ax.title.set_fontsize(10)
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=min(4, len(names)),
+               fontsize=8)
+    save_figure(path, fig, dpi=120)
     plt.close(fig)
-    print("ae_mcmc figures written to results/ae_mcmc/")

@@ -1,8 +1,11 @@
-"""Stage `figures <experiment>`: uncurated sample grid (Fig. 4/5a), intermediate samples at the end of each
+"""Stage `figures <experiment>`: uncurated sample grid (Fig. 4/5a; its title gives the evaluation's FID and the
+real-data floor from metrics.json), intermediate samples at the end of each
 noise level (Fig. 5d), and the training loss curve (Fig. 12). A diverging intermediate chain stops the stage with
 its level and step (sampling.SamplingDivergedError), as the sample stage does."""
 
 from __future__ import annotations
+
+import json
 
 import pandas as pd
 
@@ -22,7 +25,8 @@ def run(params: dict, experiment: str) -> None:
     res = results_dir(name)
     samples = load_sample_shards(samples_dir(name) / "eval", params["sharding"]["shards"], eval_settings(params, exp),
                                  EVAL_RERUN.format(name=name))
-    sample_grid(samples, res / "fig5_samples.png", f"{name}: uncurated samples (seed 000 Fig. 4/5)")
+    sample_grid(samples, res / "fig5_samples.png", f"{name}: uncurated samples (seed 000 Fig. 4/5)",
+                metrics=json.loads((res / "metrics.json").read_text()))
     device = resolve_device(params)
     net = load_score_net(exp, selected_checkpoint(exp), device)
     # Six chains run eagerly: compiling the sampler took 61 s on an H200 (benchmarks/README.md), far more than

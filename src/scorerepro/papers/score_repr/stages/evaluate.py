@@ -9,10 +9,13 @@ metrics.json:
   denoise_own/other    DSM loss on test images with each image's own code vs another image's (Fig. 10; claim 5)
   constant_empirical   Eq. 6's constant of the training images and the model's DSM loss at the same draws (claim 4)
   diversity            mean pairwise L2 distance of samples drawn for one fixed code (Fig. 11; claim 6)
+  samples_noise_check  the shown samples' mean pairwise distance beside Bernoulli(1/2) noise's and the test
+                       images' (metrics.noise_like): whether the figure's samples are noise-like
   leaderboard          samples of the code-conditioned sampler (codes of test images) scored by
                        scorerepro.pipeline.scoring.score, when evaluate.leaderboard_samples > 0
-figure.png: codes by class, samples decoded from a grid of codes (2-D codes), denoising loss per t, loss curve
-against the constant. loss.csv: the training loss (copied from the model folder).
+figure.png: codes by class, samples decoded from a grid of codes (2-D codes), samples per fixed code with their
+noise check, denoising loss per t (coded models), loss curve against the constant; panels a model lacks are left
+out. loss.csv: the training loss (copied from the model folder).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from scipy.stats import spearmanr
 from scorerepro.core.device import resolve_device
 from scorerepro.core.fileio import save_figure, write_json
 from scorerepro.core.seeding import derive_seed
+from scorerepro.metrics.noise_like import mean_pairwise_distance, noise_check, noise_caption
 from scorerepro.papers.score_repr.constant import draws, empirical_constant
 from scorerepro.papers.score_repr.experiment import (codes_of, experiment_settings, initial_networks, load_images,
                                                      load_networks, make_sde, set_threads, shape_of)
@@ -63,13 +67,6 @@ def denoising_losses(score_net, sde, images, codes, t_values, gen) -> tuple[list
 
 def _ink_correlations(codes: torch.Tensor, ink: np.ndarray) -> list[float]:
     return [abs(float(spearmanr(codes[:, k].numpy(), ink).statistic)) for k in range(codes.shape[1])]
-
-
-def mean_pairwise_distance(samples: torch.Tensor) -> float:
-    flat = samples.flatten(1).double()
-    d = torch.cdist(flat, flat)
-    k = len(flat)
-    return float(d.sum() / (k * (k - 1)))
 
 
 def run(params: dict, experiment: str) -> None:
@@ -143,6 +140,7 @@ def run(params: dict, experiment: str) -> None:
         div.append(mean_pairwise_distance(s))
     out["diversity_per_code"] = div
     out["diversity"] = float(np.mean(div))
+    out["samples_noise_check"] = noise_check(torch.cat(fixed_examples), test, seed=seed)
 
     grid_images = None
     if codes is not None and codes.shape[1] == 2:
@@ -169,50 +167,80 @@ def run(params: dict, experiment: str) -> None:
 
 
 def _figure(exp, out, codes, labels, grid_images, fixed, loss_csv, path) -> None:
+    """One row of panels, only those the model has: codes by class and the grid of decoded codes need a code (the
+    grid a 2-D one), Fig. 10 a code to swap."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from scorerepro.plots.grid import image_grid
-
-    fig, axes = plt.subplots(1, 5, figsize=(20, 4))
-    ax = axes[0]
-    if codes is not None:
-        c = codes.numpy()
-        y = c[:, 1] if c.shape[1] > 1 else np.zeros(len(c))
-        sc = ax.scatter(c[:, 0], y, c=labels.numpy() if labels is not None else None, cmap="tab10", s=6)
-        if labels is not None:
-            fig.colorbar(sc, ax=ax, label="class")
-        ax.set_title(f"test codes (silhouette {out['silhouette']:.3f}; labels permuted "
-                     f"{out['silhouette_chance']:.3f})", fontsize=9)
-    else:
-        ax.set_title("no code (unconditional)", fontsize=9)
-    for ax, imgs, title in ((axes[1], grid_images, "samples from a grid of codes (5-95% of test codes)"),
-                            (axes[2], fixed, "8 samples per fixed code (rows)")):
-        ax.axis("off")
-        if imgs is not None:
-            nrow = int(round(len(imgs) ** 0.5)) if imgs is grid_images else 8
-            ax.imshow(image_grid(imgs, nrow=nrow, padding=1, pad_value=1.0).permute(1, 2, 0).numpy())
-        ax.set_title(title if imgs is not None else "n/a (code is not 2-D)", fontsize=9)
-    ax = axes[3]
-    if "denoise_t" in out:
-        ax.plot(out["denoise_t"], out["denoise_own_per_t"], "o-", label="own code")
-        ax.plot(out["denoise_t"], out["denoise_other_per_t"], "s-", label="another image's code")
-        ax.set_yscale("log")
-        ax.legend(fontsize=8)
-    ax.set_xlabel("t")
-    ax.set_title("Fig. 10: denoising loss (test images)", fontsize=9)
-    ax = axes[4]
-    loss = pd.read_csv(loss_csv)
-    w = max(1, len(loss) // 40)
-    ax.plot(loss["step"], loss["dsm"].rolling(w).mean(), label="DSM (running mean)")
-    ax.axhline(out["constant_empirical"], color="k", ls="--", label="Eq. 6 constant (training images)")
-    ax.set_yscale("log")
-    ax.set_xlabel("step")
-    ax.legend(fontsize=8)
-    ax.set_title("training loss against the constant", fontsize=9)
+    panels = ([_codes_panel] if codes is not None else []) + ([_grid_panel] if grid_images is not None else []) \
+        + [_fixed_panel] + ([_denoise_panel] if "denoise_t" in out else []) + [_loss_panel]
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 4.4), layout="constrained", squeeze=False)
+    data = {"out": out, "codes": codes, "labels": labels, "grid": grid_images, "fixed": fixed, "loss_csv": loss_csv}
+    for ax, panel in zip(axes[0], panels):
+        panel(fig, ax, data)
+    code = f"code dim {exp['model']['code_dim']}" if exp["model"]["code_dim"] else "no code (unconditional)"
     fig.suptitle(f"seed 003, {exp['name']}: {exp['dataset']} pooled {exp['data']['pool']}x "
-                 f"{tuple(out['image_shape'])}, code dim {exp['model']['code_dim']}, {exp['training']['t_mode']}",
+                 f"{tuple(out['image_shape'])}, {code}, t sampled {exp['training']['t_mode'].replace('_', ' ')}",
                  fontsize=10)
     save_figure(path, fig)
     plt.close(fig)
+
+
+def _codes_panel(fig, ax, d) -> None:
+    c, out, labels = d["codes"].numpy(), d["out"], d["labels"]
+    y = c[:, 1] if c.shape[1] > 1 else np.zeros(len(c))
+    sc = ax.scatter(c[:, 0], y, c=labels.numpy() if labels is not None else None, cmap="tab10", s=6)
+    if labels is not None:
+        fig.colorbar(sc, ax=ax, label="digit class")
+    ax.set(xlabel="code coordinate 1", ylabel="code coordinate 2" if c.shape[1] > 1 else "(1-D code)")
+    ax.set_title(f"test codes by class\nsilhouette {out['silhouette']:.3f} (labels permuted "
+                 f"{out['silhouette_chance']:.3f})", fontsize=9)
+
+
+def _images(ax, imgs, nrow: int, title: str) -> None:
+    from scorerepro.plots.grid import image_grid
+    ax.imshow(image_grid(imgs, nrow=nrow, padding=1, pad_value=1.0).permute(1, 2, 0).numpy())
+    ax.axis("off")
+    ax.set_title(title, fontsize=9)
+
+
+def _grid_panel(fig, ax, d) -> None:
+    _images(ax, d["grid"], int(round(len(d["grid"]) ** 0.5)), "samples decoded from a grid of codes\n"
+            "(5-95% range of the test codes)")
+
+
+def _fixed_panel(fig, ax, d) -> None:
+    import textwrap
+    check = d["out"].get("samples_noise_check")
+    title = "8 samples per fixed code (rows)" if d["codes"] is not None else "samples (no code)"
+    if check is not None:
+        title += "\n" + textwrap.fill(noise_caption(check), 52)
+    _images(ax, d["fixed"], 8, title)
+    if check is not None and check["noise_like"]:
+        ax.title.set_color("tab:red")
+
+
+def _denoise_panel(fig, ax, d) -> None:
+    out = d["out"]
+    # The two curves nearly coincide when the code carries little: the second is dashed with hollow markers and
+    # drawn on top, so both stay visible.
+    ax.plot(out["denoise_t"], out["denoise_own_per_t"], "o-", lw=2.5, ms=7, label="own code")
+    ax.plot(out["denoise_t"], out["denoise_other_per_t"], "s--", lw=1.2, ms=6, mfc="none", mew=1.5,
+            label="another image's code")
+    ax.set_yscale("log")
+    ax.set(xlabel="diffusion time t", ylabel="denoising loss (test images)")
+    ax.legend(fontsize=8)
+    ax.set_title(f"Fig. 10: denoising loss, own vs another code\nmean gap (another - own) "
+                 f"{out['denoise_gap']:.3g}", fontsize=9)
+
+
+def _loss_panel(fig, ax, d) -> None:
+    loss = pd.read_csv(d["loss_csv"])
+    w = max(1, len(loss) // 40)
+    ax.plot(loss["step"], loss["dsm"].rolling(w).mean(), label=f"training loss (running mean, {w} steps)")
+    ax.axhline(d["out"]["constant_empirical"], color="k", ls="--", label="Eq. 6 constant (training images)")
+    ax.set_yscale("log")
+    ax.set(xlabel="training step", ylabel="denoising score-matching loss")
+    ax.legend(fontsize=8)
+    ax.set_title("training loss against the\nEq. 6 constant (its floor)", fontsize=9)

@@ -78,7 +78,7 @@ def run(params: dict, experiment: str) -> None:
     metrics["eval_wall_s"] = time.perf_counter() - t0
     json.dumps(metrics, allow_nan=False)
     out = results_dir(name)
-    sample_grid(probs[:100], out / "samples.png", f"wmvl {name}: decoded prior draws")
+    sample_grid(probs[:100], out / "samples.png", f"wmvl {name}: decoded prior draws", metrics=metrics)
     write_json(out / "metrics.json", metrics)
     print(f"wmvl evaluate {name}: " + ", ".join(f"{k} {v:.3f}" for k, v in metrics.items()
                                                  if isinstance(v, float)))
