@@ -94,7 +94,7 @@ def run(params: dict) -> None:
                "our MNIST-classifier FID does not equal: compare orderings). Ours: mnist_embedded (4,500 training "
                "digits), the profile's iterations, one run. Synthetic figures: results/wmvl/synthetic/.\n\n"
                + to_markdown(df, ["table", "experiment", "metric", "value", "sem", "paper_value", "ours_on"]))
-    table = claims_mod.evaluate_claims(params)
+    table = claims_mod.evaluate(params)
     table.insert(0, "paper", PAPER)
     write_csv(table, paths.claims_rows_file(PAPER))
     board = leaderboard_rows(params)
