@@ -71,9 +71,15 @@ def train_toy(sde: VESDE, mu: float, var: float, dim: int, conditional: bool, se
 
 
 @torch.no_grad()
-def evaluate_toy(model: ToyScore, sde: VESDE, mu: float, var: float, dim: int, conditional: bool, n: int,
-                 t_eps: float, seed: int) -> float:
+def toy_loss_terms(model: ToyScore, sde: VESDE, mu: float, var: float, dim: int, conditional: bool, n: int,
+                   t_eps: float, seed: int) -> torch.Tensor:
+    """The DSM loss of each of n fresh (x_0, t, noise) draws."""
     gen = torch.Generator().manual_seed(seed)
     x0 = mu + var ** 0.5 * torch.randn(n, dim, generator=gen)
     t = sample_t(sde, "uniform_t", torch.rand(n, generator=gen), t_eps)
-    return float(toy_dsm(model, sde, x0, t, torch.randn(n, dim, generator=gen), x0 if conditional else None).mean())
+    return toy_dsm(model, sde, x0, t, torch.randn(n, dim, generator=gen), x0 if conditional else None)
+
+
+def evaluate_toy(model: ToyScore, sde: VESDE, mu: float, var: float, dim: int, conditional: bool, n: int,
+                 t_eps: float, seed: int) -> float:
+    return float(toy_loss_terms(model, sde, mu, var, dim, conditional, n, t_eps, seed).mean())

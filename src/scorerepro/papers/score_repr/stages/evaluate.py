@@ -2,11 +2,14 @@
 
 metrics.json:
   silhouette           of the test codes, classes as clusters (Fig. 4's measure; claims 1, 3); silhouette_chance:
-                       the same codes with the labels permuted (no class information)
+                       the same codes with the labels permuted (no class information); *_per_point: each test
+                       point's value, which the claims bootstrap over
   ink_correlation_max  largest |Spearman| between a code coordinate and the image's ink (mean intensity, a proxy
                        for stroke width; claim 1: "z_1 encodes stroke width"); *_untrained: the same measures of
-                       the encoder as initialised, before training
-  denoise_own/other    DSM loss on test images with each image's own code vs another image's (Fig. 10; claim 5)
+                       the encoder as initialised, before training; ink_per_point, codes_per_point,
+                       codes_untrained_per_point: what the correlations are computed from
+  denoise_own/other    DSM loss on test images with each image's own code vs another image's (Fig. 10; claim 5);
+                       *_per_image: each test image's loss averaged over the t grid
   constant_empirical   Eq. 6's constant of the training images and the model's DSM loss at the same draws (claim 4)
   diversity            mean pairwise L2 distance of samples drawn for one fixed code (Fig. 11; claim 6)
   samples_noise_check  the shown samples' mean pairwise distance beside Bernoulli(1/2) noise's and the test
@@ -38,7 +41,8 @@ from scorerepro.papers.score_repr.experiment import (codes_of, experiment_settin
 from scorerepro.papers.score_repr.locations import model_dir, results_dir
 from scorerepro.papers.score_repr.losses import dsm_per_example
 from scorerepro.papers.score_repr.sampling import pc_sample
-from scorerepro.papers.score_repr.stages.sweep import chance_silhouette, silhouette_of_codes
+from scorerepro.papers.score_repr.stages.sweep import (chance_silhouette, chance_silhouette_points, silhouette_of_codes,
+                                                       silhouette_points)
 from scorerepro.pipeline.common import to_uint8
 from scorerepro.pipeline.scoring import score
 
@@ -50,8 +54,8 @@ def conditioned_score(score_net, codes: torch.Tensor | None):
 
 
 @torch.no_grad()
-def denoising_losses(score_net, sde, images, codes, t_values, gen) -> tuple[list[float], list[float]]:
-    """Mean DSM loss per t with each image's own code and with another image's code (a derangement)."""
+def denoising_losses(score_net, sde, images, codes, t_values, gen) -> tuple[torch.Tensor, torch.Tensor]:
+    """DSM loss [n_t, n_images] with each image's own code and with another image's code (a derangement)."""
     n = len(images)
     perm = torch.randperm(n, generator=gen)
     other = torch.empty_like(perm)
@@ -60,9 +64,9 @@ def denoising_losses(score_net, sde, images, codes, t_values, gen) -> tuple[list
     for t in t_values:
         tt = torch.full((n,), float(t))
         noise = torch.randn(images.shape, generator=gen)
-        own_l.append(float(dsm_per_example(score_net, sde, images, tt, noise, codes).mean()))
-        other_l.append(float(dsm_per_example(score_net, sde, images, tt, noise, codes[other]).mean()))
-    return own_l, other_l
+        own_l.append(dsm_per_example(score_net, sde, images, tt, noise, codes))
+        other_l.append(dsm_per_example(score_net, sde, images, tt, noise, codes[other]))
+    return torch.stack(own_l), torch.stack(other_l)
 
 
 def _ink_correlations(codes: torch.Tensor, ink: np.ndarray) -> list[float]:
@@ -93,6 +97,9 @@ def run(params: dict, experiment: str) -> None:
     if codes is not None:
         out["silhouette"] = silhouette_of_codes(codes, labels)
         out["silhouette_chance"] = chance_silhouette(codes, labels, seed=seed)
+        if labels is not None:
+            out["silhouette_per_point"] = silhouette_points(codes, labels).tolist()
+            out["silhouette_chance_per_point"] = chance_silhouette_points(codes, labels, seed=seed).tolist()
         ink = test.flatten(1).mean(dim=1).numpy()
         corr = _ink_correlations(codes, ink)
         out["ink_correlation_per_coordinate"] = corr
@@ -102,14 +109,17 @@ def run(params: dict, experiment: str) -> None:
         untrained = codes_of(initial_networks(params, exp)["encoder"].eval(), test)
         out["ink_correlation_max_untrained"] = max(_ink_correlations(untrained, ink))
         out["silhouette_untrained"] = silhouette_of_codes(untrained, labels)
+        out.update({"ink_per_point": ink.tolist(), "codes_per_point": codes.tolist(),
+                    "codes_untrained_per_point": untrained.tolist()})
 
     # Fig. 10: own code vs another image's code
     t_values = np.linspace(ev["t_min"], 1.0, ev["n_t"]).tolist()
     if codes is not None:
         own, other = denoising_losses(score_net, sde, test, codes, t_values, gen)
-        out.update({"denoise_t": t_values, "denoise_own_per_t": own, "denoise_other_per_t": other,
-                    "denoise_own": float(np.mean(own)), "denoise_other": float(np.mean(other)),
-                    "denoise_gap": float(np.mean(other) - np.mean(own))})
+        out.update({"denoise_t": t_values, "denoise_own_per_t": own.mean(1).tolist(),
+                    "denoise_other_per_t": other.mean(1).tolist(), "denoise_own_per_image": own.mean(0).tolist(),
+                    "denoise_other_per_image": other.mean(0).tolist(), "denoise_own": float(own.mean()),
+                    "denoise_other": float(other.mean()), "denoise_gap": float(other.mean() - own.mean())})
 
     # Eq. 6: the constant of the training images and the model's loss at the same draws
     flat_train = train.flatten(1)
@@ -120,6 +130,7 @@ def run(params: dict, experiment: str) -> None:
     with torch.no_grad():
         z = codes_of(encoder, x0) if encoder is not None else None
         model_terms = dsm_per_example(score_net, sde, x0, t, noise.reshape(x0.shape), z)
+    out["constant_samples"] = len(const_terms)
     out["constant_empirical"] = float(const_terms.mean())
     out["constant_empirical_stderr"] = float(const_terms.std() / len(const_terms) ** 0.5)
     out["model_loss_at_constant_draws"] = float(model_terms.mean())

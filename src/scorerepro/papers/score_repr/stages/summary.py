@@ -46,7 +46,7 @@ def leaderboard_rows(params: dict) -> pd.DataFrame:
 
 
 def run(params: dict) -> None:
-    table = claims_mod.evaluate_claims(params)
+    table = claims_mod.evaluate(params)
     table.insert(0, "paper", PAPER)
     write_csv(table, paths.claims_rows_file(PAPER))
     board = leaderboard_rows(params)
@@ -63,8 +63,12 @@ def run(params: dict) -> None:
     df = pd.DataFrame(per_exp)
     write_text(RESULTS / "summary.md",
                f"# Seed 003 (score_repr): claims and measurements ({params['profile']} profile)\n\n"
-               "The paper reports figures only; each claim is a directional check of a measured number.\n\n"
-               + to_markdown(table, ["claim", "measured", "holds"]) + "\n\n## Experiments\n\n"
+               "The paper reports figures only; each claim is a directional check of a measured number, decided "
+               "by its interval against the rule's threshold, from models that passed their gates (claims.csv: "
+               "estimate, interval, n, gate, note).\n\n"
+               + to_markdown(table, ["claim", "measured", "holds"])
+               + "\n\n## Context (holds for any model, so no claim)\n\n"
+               + "".join(f"- {line}\n" for line in claims_mod.context(params)) + "\n## Experiments\n\n"
                + to_markdown(df, list(df.columns))
                + (f"\n\nNot evaluated (claims that need them are untested): {', '.join(missing)}\n" if missing else ""))
     if missing:

@@ -7,13 +7,16 @@ written last. Results: results/score_repr/sweep/silhouette.csv, metrics.json, fi
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import torch
-from sklearn.metrics import silhouette_score
+from sklearn.metrics import silhouette_samples, silhouette_score
 
 from scorerepro.core.fileio import save_figure, write_json
-from scorerepro.papers.score_repr.experiment import (codes_of, load_images, load_networks, set_threads, sweep_settings,
-                                                     train_experiment)
+from scorerepro.core.seeding import derive_seed
+from scorerepro.papers.score_repr.experiment import (codes_of, load_images, load_networks, make_sde, set_threads,
+                                                     sweep_settings, train_experiment)
+from scorerepro.papers.score_repr.losses import dsm_per_example
 from scorerepro.papers.score_repr.locations import sweep_model_dir, sweep_results_dir
 from scorerepro.pipeline.tables import write_csv
 
@@ -38,6 +41,31 @@ def chance_silhouette(codes: torch.Tensor, labels: torch.Tensor | None, n_permut
                      for _ in range(n_permutations)) / n_permutations)
 
 
+def silhouette_points(codes: torch.Tensor, labels: torch.Tensor) -> np.ndarray:
+    """Each test point's silhouette value (sklearn.metrics.silhouette_samples); their mean is the silhouette."""
+    return silhouette_samples(codes.double().numpy(), labels.numpy(), metric="euclidean")
+
+
+def chance_silhouette_points(codes: torch.Tensor, labels: torch.Tensor, n_permutations: int = 5,
+                             seed: int = 0) -> np.ndarray:
+    """Each point's silhouette averaged over the label permutations of chance_silhouette (same generator, so the
+    mean of these values is chance_silhouette's)."""
+    g = torch.Generator().manual_seed(seed)
+    return sum(silhouette_points(codes, labels[torch.randperm(len(labels), generator=g)])
+               for _ in range(n_permutations)) / n_permutations
+
+
+@torch.no_grad()
+def dsm_loss_at_t(score_net, sde, images: torch.Tensor, t: float, codes: torch.Tensor | None,
+                  seed: int) -> tuple[float, float]:
+    """(the model's DSM loss on `images` at time t, the loss of a zero score at the same draws). A zero score's
+    loss is the noise's mean square (1 in expectation); a model that has learned the score is far below it at
+    every t, an untrained network at or above it."""
+    noise = torch.randn(images.shape, generator=torch.Generator().manual_seed(seed))
+    tt = torch.full((len(images),), float(t))
+    return float(dsm_per_example(score_net, sde, images, tt, noise, codes).mean()), float((noise ** 2).mean())
+
+
 def run(params: dict) -> None:
     set_threads(params)
     sweep = params["score_repr"]["sweep"]
@@ -56,10 +84,13 @@ def run(params: dict) -> None:
             chance = chance_silhouette(codes, test_labels, seed=seed)
             std = codes.std(dim=0)
             standardised = silhouette_of_codes((codes - codes.mean(0)) / std.clamp_min(1e-12), test_labels)
+            dsm, dsm_zero = dsm_loss_at_t(nets["score"], make_sde(params), test[:n], t, codes,
+                                          derive_seed(seed, f"score_repr:sweep:{t}"))
             rows.append({"t": t, "sigma": float(params["score_repr"]["sde"]["sigma_min"] * (
                 params["score_repr"]["sde"]["sigma_max"] / params["score_repr"]["sde"]["sigma_min"]) ** t),
                 "seed": seed, "silhouette": sil, "silhouette_chance": chance,
-                "silhouette_standardised": standardised, "n_test": n})
+                "silhouette_standardised": standardised, "dsm_test": dsm, "dsm_zero_score": dsm_zero,
+                "n_test": n})
             print(f"sweep t={t:g} seed={seed}: silhouette {sil:.3f} (labels permuted: {chance:.3f})")
     df = pd.DataFrame(rows)
     res = sweep_results_dir()

@@ -12,7 +12,7 @@ from scorerepro.core.seeding import derive_seed
 from scorerepro.papers.score_repr.experiment import make_sde, set_threads
 from scorerepro.papers.score_repr.locations import toy_dir
 from scorerepro.papers.score_repr.sde import gaussian_constant
-from scorerepro.papers.score_repr.toy import evaluate_toy, monte_carlo_constant, train_toy
+from scorerepro.papers.score_repr.toy import monte_carlo_constant, toy_loss_terms, train_toy
 
 
 def run(params: dict) -> None:
@@ -24,14 +24,16 @@ def run(params: dict) -> None:
     seed = derive_seed(params["seed"], "score_repr:toy")
     closed = gaussian_constant(sde, var, t_eps)
     mc = monte_carlo_constant(sde, mu, var, dim, s["n_eval"], t_eps, torch.Generator().manual_seed(seed))
-    out = {"dim": dim, "mean": mu, "variance": var, "constant_closed_form": closed, "constant_monte_carlo": mc}
+    out = {"dim": dim, "mean": mu, "variance": var, "constant_closed_form": closed, "constant_monte_carlo": mc,
+           "n_eval": s["n_eval"]}
     curves = {}
     for conditional in (False, True):
         key = "code_conditioned" if conditional else "unconditional"
         model, losses = train_toy(sde, mu, var, dim, conditional, s, t_eps, derive_seed(seed, key))
         curves[key] = losses
-        out[f"{key}_eval_loss"] = evaluate_toy(model, sde, mu, var, dim, conditional, s["n_eval"], t_eps,
-                                               derive_seed(seed, "eval"))
+        terms = toy_loss_terms(model, sde, mu, var, dim, conditional, s["n_eval"], t_eps, derive_seed(seed, "eval"))
+        out[f"{key}_eval_loss"] = float(terms.mean())
+        out[f"{key}_eval_loss_se"] = float(terms.std() / len(terms) ** 0.5)  # the claim's interval
     write_json(toy_dir() / "metrics.json", out)
     import matplotlib
     matplotlib.use("Agg")
