@@ -68,5 +68,25 @@ def test_denoising_with_other_codes_never_uses_the_own_code():
     images = torch.rand(9, 1, 2, 2, generator=g)
     codes = images.flatten(1)
     own, other = denoising_losses(Oracle(), sde, images, codes, [0.2, 0.6], g)
-    assert max(own) < 1e-10
-    assert min(other) > 0
+    assert float(own.max()) < 1e-10
+    assert float(other.min()) > 0
+
+
+def test_per_point_silhouettes_average_to_the_silhouette_and_its_chance_level():
+    from scorerepro.papers.score_repr.stages.sweep import chance_silhouette_points, silhouette_points
+
+    g = torch.Generator().manual_seed(3)
+    labels = torch.arange(60) % 3
+    codes = torch.randn(60, 2, generator=g) + labels[:, None].float()
+    assert silhouette_points(codes, labels).mean() == pytest.approx(silhouette_of_codes(codes, labels))
+    assert chance_silhouette_points(codes, labels, seed=5).mean() == pytest.approx(
+        chance_silhouette(codes, labels, seed=5))
+
+
+def test_a_zero_score_network_scores_the_zero_score_loss():
+    from scorerepro.papers.score_repr.sde import VESDE
+    from scorerepro.papers.score_repr.stages.sweep import dsm_loss_at_t
+
+    images = torch.rand(16, 1, 8, 8)
+    model, zero = dsm_loss_at_t(lambda x, sigma, z: torch.zeros_like(x), VESDE(0.01, 50.0), images, 0.5, None, 1)
+    assert model == pytest.approx(zero) and zero == pytest.approx(1.0, abs=0.1)

@@ -122,13 +122,13 @@ def ink_gain_interval(codes: np.ndarray, untrained: np.ndarray, ink: np.ndarray)
 
 def mean_difference_interval(a: np.ndarray, b: np.ndarray, *, relative: bool = False) -> Interval:
     """Paired bootstrap over points of mean(a) - mean(b) (divided by mean(b) when relative)."""
-    pairs = np.column_stack([a, b])
+    def stat(idx: np.ndarray) -> float:
+        # resampling point indices keeps each point's two values together (a paired bootstrap)
+        i = idx.astype(int)
+        d = a[i].mean() - b[i].mean()
+        return float(d / b[i].mean() if relative else d)
 
-    def stat(p: np.ndarray) -> float:
-        d = p[:, 0].mean() - p[:, 1].mean()
-        return float(d / p[:, 1].mean() if relative else d)
-
-    return bootstrap_interval(stat, pairs, method="paired percentile bootstrap over test points")
+    return bootstrap_interval(stat, np.arange(len(a)), method="paired percentile bootstrap over test points")
 
 
 def claim_codes_ink(params: dict) -> dict:
