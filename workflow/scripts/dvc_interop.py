@@ -305,14 +305,15 @@ def _closure(stage: str, upstream: dict[str, set[str]]) -> set[str]:
 
 
 def _unmakeable_deps(repo, stages: dict[str, list[str]], names: Iterable[str]) -> dict[str, list[str]]:
-    """For each stage of `names`: its deps that do not exist and that no stage makes (an output, one inside an
-    output folder, or a folder holding outputs). Such a stage cannot run under either front end; Snakemake would
-    otherwise drop its job silently and keep the old outputs, since they exist."""
+    """For each stage of `names` whose outputs exist: its deps that do not exist and that no stage makes (an
+    output, one inside an output folder, or a folder holding outputs). Such a stage cannot run under either front
+    end; Snakemake would otherwise drop its job silently and keep the old outputs."""
     outs = [PurePosixPath(o) for paths in stages.values() for o in paths]
     names = set(names)
     found: dict[str, list[str]] = {}
     for s in repo.index.stages:
-        if s.name not in names:
+        # without its outputs, Snakemake cannot drop the job silently: it fails on the missing input itself
+        if s.name not in names or not all((Path(repo.root_dir) / o).exists() for o in stages[s.name]):
             continue
         for d in s.deps:
             path = _norm(d.def_path)
