@@ -47,9 +47,10 @@ Two hooks close the gap, both wired in workflow/rules/common.smk:
    stages of this run it still reports stale (possible only where Snakemake reran a stage for a reason of its
    own and a consumer DVC trusted was kept) are named.
 
-When DVC cannot be asked (no DVC repository, DVC busy: another `dvc` holds the repository lock, a broken
-dvc.yaml, or SCOREREPRO_DVC_INTEROP=0), the Snakefile says so on stderr and plain Snakemake rules decide (mtimes
-and Snakemake's metadata); the closing commit still records exactly the stages that ran.
+Another front end at work here (`dvc repro`, another snakemake) makes the run refuse at parse time, naming it
+(WorkflowLock). When DVC cannot be asked (no DVC repository, a broken dvc.yaml, or SCOREREPRO_DVC_INTEROP=0), the
+Snakefile says so on stderr and plain Snakemake rules decide (mtimes and Snakemake's metadata); the closing commit
+still records exactly the stages that ran.
 Only the main process talks to DVC: cluster jobs re-read the Snakefile and must not race on the DVC lock.
 """
 
