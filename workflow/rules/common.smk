@@ -19,6 +19,7 @@
 # * DVC `params:` become one `params: dvc=dvc_params(...)` entry holding the same params.yaml values, so
 #   Snakemake's params rerun trigger sees exactly the changes DVC sees.
 
+import atexit
 import os
 import re
 import sys
@@ -162,8 +163,29 @@ def dvc_params(*keys):
 # ---------------------------------------------------------------------------------------------------------------
 # DVC interop, step 1: which stages DVC holds up to date, and which of those have nothing but up-to-date stages
 # upstream ("trusted": only their inputs may be ancient()); main process only, see dvc_interop.py.
+# The workflow lock (dvc_interop.WorkflowLock) comes first: while `dvc repro` or another snakemake works here,
+# this run refuses at once, naming it; once held, `dvc repro` refuses too, naming this run, until the run ends.
+WORKFLOW_LOCK = dvc_interop.WorkflowLock(os.getcwd())
+if workflow.is_main_process and dvc_interop.enabled() and dvc_interop.is_dvc_repo(os.getcwd()):
+    try:
+        WORKFLOW_LOCK.acquire()
+    except dvc_interop.WorkflowBusy as _busy:
+        raise WorkflowError(dvc_interop.busy_message(str(_busy)))
+    except Exception as _e:  # a broken dvc.yaml: read_state below says so and plain Snakemake rules decide
+        print(f"dvc_interop: workflow lock not taken ({type(_e).__name__}: {_e})", file=sys.stderr)
+    atexit.register(WORKFLOW_LOCK.release)
+    # Every snakemake that could own Snakemake's own locks holds the workflow lock; it is ours now, so those
+    # locks were left by a run that was killed.
+    if WORKFLOW_LOCK.held and dvc_interop.clear_dead_snakemake_locks(os.getcwd()):
+        print("dvc_interop: removed the Snakemake locks a killed run left (no live front end holds this "
+              "workspace)", file=sys.stderr)
+
 if workflow.is_main_process:
-    DVC_STATE = dvc_interop.read_state(os.getcwd())
+    DVC_STATE = dvc_interop.read_state(os.getcwd(), repo=WORKFLOW_LOCK.repo)
+    if DVC_STATE.unmakeable:
+        raise WorkflowError("DVC calls these stages stale, and they cannot be remade: their inputs do not exist "
+                            "and no stage makes them (a misspelt name in params.yaml?): " + "; ".join(
+                                f"{stage}: {', '.join(deps)}" for stage, deps in sorted(DVC_STATE.unmakeable.items())))
     if DVC_STATE.asked:
         print(f"dvc_interop: {DVC_STATE.note}", file=sys.stderr)
     else:
@@ -340,10 +362,28 @@ if workflow.is_main_process and _placeholders_in_settings():
           file=sys.stderr)
 
 
+def _stale_but_skipped():
+    """Stages DVC calls stale, in this run's DAG or upstream of it, whose jobs Snakemake would not run (a
+    producer dropped from the DAG because its output exists, say): running the rest would label old results
+    with new params."""
+    if not DVC_STATE.asked:
+        return []
+    in_dag = set(dvc_interop.stages_for_outputs([str(f) for j in workflow.dag.jobs for f in j.output],
+                                                DVC_STATE.stages))
+    above = set().union(in_dag, *(dvc_interop._closure(s, DVC_STATE.upstream) for s in in_dag))
+    running = set(dvc_interop.stages_for_outputs([str(f) for j in workflow.dag.needrun_jobs() for f in j.output],
+                                                 DVC_STATE.stages))
+    return sorted((DVC_STATE.changed & above) - running)
+
+
 onstart:
     _found = _placeholders_in_jobs(workflow.dag.needrun_jobs())
     if _found:
         raise WorkflowError(f"refusing to submit: {placeholder_message(_found)}")
+    _skipped = _stale_but_skipped()
+    if _skipped:
+        raise WorkflowError(f"refusing to run: DVC calls {len(_skipped)} stage(s) stale that this run would not "
+                            f"remake: {', '.join(_skipped)} (`dvc status` says why)")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -382,7 +422,8 @@ def report_item(path):
 
 # ---------------------------------------------------------------------------------------------------------------
 # DVC interop, step 2: when the run ends, dvc.lock records the stages whose jobs ran in it, and only those (a
-# failed run: those that finished). After --touch nothing ran, so nothing is recorded.
+# failed run: those that finished). After --touch nothing ran, so nothing is recorded. A failed commit fails the
+# run. Then the workflow lock is released (atexit too, for runs that end without a hook).
 def _record_in_dvc():
     if not workflow.is_main_process:
         return
@@ -392,11 +433,19 @@ def _record_in_dvc():
         return
     ran = [str(f) for job in workflow.dag.finished_jobs for f in job.output]
     dag = [str(f) for job in workflow.dag.jobs for f in job.output]
-    dvc_interop.commit(os.getcwd(), ran, log=log, parsed_params_digest=DVC_STATE.params_digest, dag_outputs=dag)
+    try:
+        dvc_interop.commit(os.getcwd(), ran, log=log, parsed_params_digest=DVC_STATE.params_digest,
+                           dag_outputs=dag)
+    except dvc_interop.CommitFailed as e:
+        return str(e)
+    finally:
+        WORKFLOW_LOCK.release()
 
 
 onsuccess:
-    _record_in_dvc()
+    _failed = _record_in_dvc()
+    if _failed:  # the jobs succeeded, but dvc.lock does not say so: not a success
+        raise WorkflowError(_failed)
 
 
 onerror:

@@ -47,9 +47,10 @@ Two hooks close the gap, both wired in workflow/rules/common.smk:
    stages of this run it still reports stale (possible only where Snakemake reran a stage for a reason of its
    own and a consumer DVC trusted was kept) are named.
 
-When DVC cannot be asked (no DVC repository, DVC busy: another `dvc` holds the repository lock, a broken
-dvc.yaml, or SCOREREPRO_DVC_INTEROP=0), the Snakefile says so on stderr and plain Snakemake rules decide (mtimes
-and Snakemake's metadata); the closing commit still records exactly the stages that ran.
+Another front end at work here (`dvc repro`, another snakemake) makes the run refuse at parse time, naming it
+(WorkflowLock). When DVC cannot be asked (no DVC repository, a broken dvc.yaml, or SCOREREPRO_DVC_INTEROP=0), the
+Snakefile says so on stderr and plain Snakemake rules decide (mtimes and Snakemake's metadata); the closing commit
+still records exactly the stages that ran.
 Only the main process talks to DVC: cluster jobs re-read the Snakefile and must not race on the DVC lock.
 """
 
@@ -147,6 +148,94 @@ def dag_order(names: Iterable[str], upstream: dict[str, set[str]]) -> list[str]:
     return order
 
 
+class WorkflowBusy(Exception):
+    """Another front end (`dvc repro`, another snakemake, any dvc command) holds this workspace."""
+
+
+def _holder_of_repo_lock(root: Path) -> str:
+    """Who holds DVC's repository lock: zc.lockfile writes the holder's pid into .dvc/tmp/lock."""
+    import psutil
+
+    try:
+        pid = int((root / ".dvc" / "tmp" / "lock").read_text().split()[0])
+        return f"(PID {pid}): {' '.join(psutil.Process(pid).cmdline())}"
+    except (OSError, ValueError, IndexError, psutil.Error):
+        return "an unknown process"
+
+
+class WorkflowLock:
+    """One lock for both front ends, made of DVC's own two locks so that `dvc` itself honours it.
+
+    `dvc repro` (and every dvc command that touches stages) holds DVC's repository lock (.dvc/tmp/lock, an
+    flock) from start to end. Snakemake's main process takes that lock only briefly, and while holding it
+    write-locks the whole workspace in DVC's rwlock file (.dvc/tmp/rwlock: one entry, the repository root, with
+    this process's pid and command line), then keeps that entry until the run ends. Any dvc command checks the
+    rwlock before it reads or writes a stage and refuses at once, naming this pid and command; a dead holder's
+    entry is dropped by DVC (and by the next acquire) because its pid no longer exists, and a dead holder's flock
+    is released by the kernel. Snakemake's own closing `dvc commit` runs under the same pid and command, which
+    DVC counts as the holder itself."""
+
+    def __init__(self, root: str | os.PathLike):
+        self.root = Path(root)
+        self.repo = None
+        self._rw = None
+
+    def acquire(self) -> None:
+        """Hold the workspace, or raise WorkflowBusy naming the holder."""
+        from dvc.lock import LockError
+        from dvc.repo import Repo, lock_repo
+        from dvc.rwlock import rwlock
+
+        _quiet_dvc()
+        repo = Repo(str(self.root))
+        try:
+            with lock_repo(repo):
+                rw = rwlock(repo.tmp_dir, repo.fs, " ".join(sys.argv), [], [repo.root_dir],
+                            repo.config["core"].get("hardlink_lock", False))
+                rw.__enter__()
+        except LockError as e:
+            repo.close()
+            holder = (str(e) if "blocked by" in str(e)
+                      else f"DVC's repository lock is held by {_holder_of_repo_lock(self.root)}")
+            raise WorkflowBusy(holder.split("\n\n")[0]) from None
+        except Exception:
+            repo.close()
+            raise
+        self.repo, self._rw = repo, rw
+
+    @property
+    def held(self) -> bool:
+        return self._rw is not None
+
+    def release(self) -> None:
+        if self._rw is None:
+            return
+        from dvc.repo import lock_repo
+
+        rw, self._rw = self._rw, None
+        try:
+            with lock_repo(self.repo):
+                rw.__exit__(None, None, None)
+        finally:
+            self.repo.close()
+
+
+def busy_message(reason: str) -> str:
+    return (f"refusing to run: another front end is working in this workspace ({reason.strip()}). Wait for it to "
+            "finish or stop it; a holder that died is taken over on the next run")
+
+
+def clear_dead_snakemake_locks(root: str | os.PathLike) -> int:
+    """Remove the locks under .snakemake/locks that a killed Snakemake left. Call only while holding the
+    WorkflowLock: every Snakemake run that could own those locks holds it too, so the owner is dead."""
+    locks = Path(root) / ".snakemake" / "locks"
+    gone = 0
+    for f in locks.glob("*.lock") if locks.is_dir() else ():
+        f.unlink(missing_ok=True)
+        gone += 1
+    return gone
+
+
 def params_digest(root: str | os.PathLike) -> str | None:
     p = Path(root) / "params.yaml"
     return hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else None
@@ -170,6 +259,7 @@ class DvcState:
         self.params_digest = params_digest(root)
         self.trusted = {s for s in self.up_to_date if _closure(s, self.upstream) <= self.up_to_date}
         self._cache: dict[str, str | None] = {}
+        self.unmakeable: dict[str, list[str]] = {}  # changed stages whose missing deps no stage makes
         if self.changed:  # newer than every output now on disk
             stamp = self.root / STAMP
             stamp.parent.mkdir(parents=True, exist_ok=True)
@@ -215,9 +305,30 @@ def _closure(stage: str, upstream: dict[str, set[str]]) -> set[str]:
     return seen
 
 
-def read_state(root: str | os.PathLike) -> DvcState:
+def _unmakeable_deps(repo, stages: dict[str, list[str]], names: Iterable[str]) -> dict[str, list[str]]:
+    """For each stage of `names` whose outputs exist: its deps that do not exist and that no stage makes (an
+    output, one inside an output folder, or a folder holding outputs). Such a stage cannot run under either front
+    end; Snakemake would otherwise drop its job silently and keep the old outputs."""
+    outs = [PurePosixPath(o) for paths in stages.values() for o in paths]
+    names = set(names)
+    found: dict[str, list[str]] = {}
+    for s in repo.index.stages:
+        # without its outputs, Snakemake cannot drop the job silently: it fails on the missing input itself
+        if s.name not in names or not all((Path(repo.root_dir) / o).exists() for o in stages[s.name]):
+            continue
+        for d in s.deps:
+            path = _norm(d.def_path)
+            p = PurePosixPath(path)
+            if (Path(repo.root_dir) / path).exists() or any(p == o or o in p.parents or p in o.parents
+                                                            for o in outs):
+                continue
+            found.setdefault(s.name, []).append(path)
+    return found
+
+
+def read_state(root: str | os.PathLike, repo=None) -> DvcState:
     """DVC's view of the workspace, or an empty state (asked=False, and a note why) when DVC cannot or need not be
-    asked."""
+    asked. `repo`: an open dvc Repo to ask (the one holding the WorkflowLock)."""
     root = Path(root)
     if not enabled():
         return DvcState(root, note=f"{ENV_SWITCH}=0")
@@ -226,18 +337,26 @@ def read_state(root: str | os.PathLike) -> DvcState:
     if not (root / "dvc.lock").is_file():
         return DvcState(root, note="no dvc.lock yet")
     try:
-        from dvc.repo import Repo
+        from dvc.repo import Repo, lock_repo
 
         _quiet_dvc()
-        with Repo(str(root)) as repo:
-            stages, upstream = _stage_graph(repo)
-            # keys are "dvc.yaml:name" style addresses for stages outside the root's dvc.yaml
-            changed = {k.rsplit(":", 1)[-1] for k in repo.status()}
+        own = repo is None
+        repo = Repo(str(root)) if own else repo
+        try:
+            with lock_repo(repo):
+                stages, upstream = _stage_graph(repo)
+                # keys are "dvc.yaml:name" style addresses for stages outside the root's dvc.yaml
+                changed = {k.rsplit(":", 1)[-1] for k in repo.status()}
+                unmakeable = _unmakeable_deps(repo, stages, changed)
+        finally:
+            if own:
+                repo.close()
     except Exception as e:  # DVC busy (lock), broken dvc.yaml, ...: fall back to plain Snakemake rules
         return DvcState(root, note=f"dvc status failed ({type(e).__name__}: {e})")
     up = {name for name in stages if name not in changed}
     changed &= set(stages)
     state = DvcState(root, stages, up, changed, upstream=upstream, asked=True)
+    state.unmakeable = unmakeable
     note = f"{len(up)} of {len(stages)} DVC stages up to date"
     waiting = up - state.trusted
     if waiting:
@@ -306,13 +425,19 @@ def stages_for_outputs(outputs: Iterable[str], stages: dict[str, list[str]]) -> 
     return names
 
 
+class CommitFailed(Exception):
+    """The closing `dvc commit` failed: dvc.lock does not record this run."""
+
+
 def commit(root: str | os.PathLike, ran_outputs: Iterable[str], log: Callable[[str], None] = print, *,
            parsed_params_digest: str | None = None, dag_outputs: Iterable[str] = ()) -> list[str]:
     """Record in dvc.lock the DVC stages whose jobs ran in this Snakemake run (`ran_outputs`: the outputs of the
-    finished jobs), one `dvc commit --force --no-relink` per stage in DAG order with a progress line each. Then
-    name the stages among those of `dag_outputs` (every job of the run's DAG) that DVC still reports stale.
-    `parsed_params_digest`: params.yaml's digest when the Snakefile was parsed; when it differs now, the jobs ran
-    with other values than params.yaml holds, and nothing is committed. Returns the committed stage names."""
+    finished jobs), one `dvc commit --force --no-relink` per stage in DAG order with a progress line each. A stage
+    with a stage upstream of it that DVC still calls stale is not recorded: its outputs were made from stale
+    inputs. Then name the stages among those of `dag_outputs` (every job of the run's DAG) that DVC still reports
+    stale. `parsed_params_digest`: params.yaml's digest when the Snakefile was parsed; when it differs now, the
+    jobs ran with other values than params.yaml holds, and nothing is committed. Returns the committed stage
+    names; raises CommitFailed when DVC fails."""
     root = Path(root)
     if not enabled():
         log(f"dvc_interop: {ENV_SWITCH}=0: dvc.lock not updated")
@@ -332,6 +457,11 @@ def commit(root: str | os.PathLike, ran_outputs: Iterable[str], log: Callable[[s
             ran = [s for s in stages_for_outputs(ran_outputs, stages)
                    if all((root / o).exists() for o in stages[s])]
             order = dag_order(ran, upstream)
+            above = set().union(*(_closure(s, upstream) for s in order)) - set(order)
+            stale_above = {k.rsplit(":", 1)[-1] for k in repo.status(targets=sorted(above))} if above else set()
+            order, held_back = _without_stale_upstream(order, upstream, stale_above)
+            for name, why in held_back.items():
+                log(f"dvc_interop: not recorded: {name} (made from {', '.join(why)}, which DVC calls stale)")
             if order:
                 log(f"dvc_interop: recording in dvc.lock the {len(order)} stage(s) this run ran")
             for i, name in enumerate(order, 1):
@@ -342,13 +472,28 @@ def commit(root: str | os.PathLike, ran_outputs: Iterable[str], log: Callable[[s
             in_dag = stages_for_outputs(dag_outputs, stages)
             stale = sorted({k.rsplit(":", 1)[-1] for k in repo.status(targets=in_dag)}) if in_dag else []
     except Exception as e:
-        log(f"dvc_interop: dvc commit failed ({type(e).__name__}: {e}); dvc.lock does not record this run "
-            "(`dvc status` shows what is stale, `dvc commit STAGE` records a stage)")
-        return []
+        msg = (f"dvc_interop: dvc commit failed ({type(e).__name__}: {e}); dvc.lock does not record this run "
+               "(`dvc status` shows what is stale, `dvc commit STAGE` records a stage)")
+        log(msg)
+        raise CommitFailed(msg) from e
     if stale:
         log(f"dvc_interop: DVC still reports {len(stale)} stage(s) of this run stale: {', '.join(stale)}; "
             "run snakemake (or dvc repro) again to remake them")
     return order
+
+
+def _without_stale_upstream(order: list[str], upstream: dict[str, set[str]], stale: set[str],
+                            ) -> tuple[list[str], dict[str, list[str]]]:
+    """`order` split into the stages whose whole upstream is current (or recorded earlier in `order`) and the
+    others, each with the stale stages above it."""
+    kept, held_back = [], {}
+    for name in order:
+        bad = sorted(_closure(name, upstream) & (stale | set(held_back)))
+        if bad:
+            held_back[name] = bad
+        else:
+            kept.append(name)
+    return kept, held_back
 
 
 def main(argv: list[str] | None = None) -> int:
