@@ -19,9 +19,11 @@
 # * DVC `params:` become one `params: dvc=dvc_params(...)` entry holding the same params.yaml values, so
 #   Snakemake's params rerun trigger sees exactly the changes DVC sees.
 
+import fnmatch
 import os
 import re
 import sys
+from pathlib import Path
 
 import yaml
 from snakemake.io import strip_wildcard_constraints
@@ -33,6 +35,8 @@ import dvc_interop  # noqa: E402
 
 from scorerepro.config import experiment as merged_experiment  # noqa: E402
 from scorerepro.config import paper_blocks, read_params_yaml, validate_params  # noqa: E402
+from scorerepro import reporting  # noqa: E402
+from scorerepro.core.fileio import write_text as write_text_atomic  # noqa: E402
 
 SCHEMA = os.path.join(workflow.basedir, "workflow", "schemas", "params.schema.json")
 
@@ -355,6 +359,39 @@ onstart:
 REPORT_SUFFIXES = (".png", ".csv")
 # results/ folders that are not a paper's: shared stages' results
 SHARED_RESULTS = {"classifier"}
+# Made at parse time for the report (git-ignored under .snakemake/): the landing page's tables, which
+# workflow/report/workflow.rst includes, and one caption per pattern of workflow/report/captions.yaml. Docutils
+# would read the CSVs' text as reStructuredText (a "|" is a substitution), hence HTML made by scorerepro.reporting.
+REPORT_DIR = os.path.join(".snakemake", "report")
+REPORT_CAPTIONS = reporting.load_captions(os.path.join(workflow.basedir, reporting.CAPTIONS))
+CAPTION_RUN_LINE = ("\n\n*From which run:* profile ``{{ snakemake.config['profile'] }}``, rule ``{{ snakemake.rule }}``"
+                    "{% if snakemake.wildcards %} ({{ snakemake.wildcards }}){% endif %}.\n")
+
+
+def _write_if_changed(path, text):
+    if not os.path.isfile(path) or open(path).read() != text:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        write_text_atomic(path, text)
+
+
+def _prepare_report_files():
+    tables = reporting.tables_fragment(Path("results"), tuple(PAPERS))
+    _write_if_changed(os.path.join(REPORT_DIR, "tables.html"), tables)
+    for i, (_, text) in enumerate(REPORT_CAPTIONS):
+        _write_if_changed(os.path.join(REPORT_DIR, f"caption_{i}.rst"), reporting.rst_escape(text) + CAPTION_RUN_LINE)
+
+
+if workflow.is_main_process:
+    _prepare_report_files()
+
+
+def _caption(parts):
+    """The caption file of the figure results/<parts...>, or None when captions.yaml has no pattern for it."""
+    rel = "/".join(parts[1:])
+    for i, (pattern, _) in enumerate(REPORT_CAPTIONS):
+        if fnmatch.fnmatchcase(rel, pattern):
+            return os.path.join(workflow.basedir, REPORT_DIR, f"caption_{i}.rst")
+    return None
 
 
 def report_item(path):
@@ -376,8 +413,11 @@ def report_item(path):
         category = parts[1]
         sub = "/".join(parts[2:-1]) if len(parts) > 3 else "tables"
     if folder:
-        return report(path, category=category, subcategory="/".join(parts[2:]), patterns=["{name}.png"])
-    return report(path, category=category, subcategory=sub)
+        # one caption for the folder's figures: its files share a pattern (NCSN's inpainting/ masks)
+        return report(path, category=category, subcategory="/".join(parts[2:]), patterns=["{name}.png"],
+                      caption=_caption(parts + ["x.png"]))
+    return report(path, category=category, subcategory=sub,
+                  caption=_caption(parts) if parts[-1].endswith(".png") else None)
 
 
 # ---------------------------------------------------------------------------------------------------------------
