@@ -62,8 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--verbose", action="store_true", help="print the full traceback of an error")
 
     p = sub.add_parser("report", help="write the reproduction report: per paper its claims and figures, one page")
-    p.add_argument("--out", default="report.html", help="the page to write (default: report.html); figures are "
-                   "linked relative to it, so keep it inside the repository")
+    p.add_argument("--out", default="reproduction_report.html",
+                   help="the page to write (default: reproduction_report.html); figures are linked relative to it")
     _add_params_arg(p)
 
     p = sub.add_parser("use-profile", help="copy a parameter profile from workflow/params/ into params.yaml")
