@@ -31,6 +31,13 @@ figure.sr-figure { margin: 1em 0 2em; } figure.sr-figure img { max-width: 100%; 
 figcaption { font-size: 13px; color: #333; max-width: 60em; }
 """
 
+# Snakemake's landing page centres its content vertically in a screen-high box and holds the description to a
+# narrow column: a page of tables would be cut off at the top and left, and squeezed. Top-left and wide instead.
+SNAKEMAKE_LANDING_STYLE = """
+div.h-screen.items-center { align-items: flex-start !important; justify-content: flex-start !important; }
+div.prose.max-w-lg { max-width: 110em !important; }
+"""
+
 
 def load_captions(path: Path = CAPTIONS) -> list[tuple[str, str]]:
     """(pattern, text) pairs in file order: the first pattern matching a path below results/ wins."""
@@ -75,7 +82,7 @@ def paper_folders(results: Path, order: tuple[str, ...] = ()) -> list[str]:
 def tables_fragment(results: Path, order: tuple[str, ...] = ()) -> str:
     """Every paper's claims table, then the leaderboard across papers: an HTML fragment (with its style) for the
     landing page of Snakemake's report. Tables not made yet are said to be missing, not left out silently."""
-    parts = [f"<style>{STYLE}</style>"]
+    parts = [f"<style>{STYLE}{SNAKEMAKE_LANDING_STYLE}</style>"]
     for paper in paper_folders(results, order):
         parts.append(f"<h2>{html.escape(paper)}: claims</h2>" + table_html(results / paper / "claims.csv"))
     board = results / "leaderboard.csv"

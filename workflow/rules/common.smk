@@ -364,8 +364,10 @@ SHARED_RESULTS = {"classifier"}
 # would read the CSVs' text as reStructuredText (a "|" is a substitution), hence HTML made by scorerepro.reporting.
 REPORT_DIR = os.path.join(".snakemake", "report")
 REPORT_CAPTIONS = reporting.load_captions(os.path.join(workflow.basedir, reporting.CAPTIONS))
-CAPTION_RUN_LINE = ("\n\n*From which run:* profile ``{{ snakemake.config['profile'] }}``, rule ``{{ snakemake.rule }}``"
-                    "{% if snakemake.wildcards %} ({{ snakemake.wildcards }}){% endif %}.\n")
+# The report flags figures on rule all's inputs, so the rule in a caption's context is `all`: the run is named by
+# the profile and by the folder in the figure's path (its experiment or study).
+CAPTION_RUN_LINE = ("\n\n*From which run:* the ``{{ snakemake.config['profile'] }}`` profile of params.yaml; the "
+                    "folder in the file's path names the experiment or study.\n")
 
 
 def _write_if_changed(path, text):
@@ -383,6 +385,20 @@ def _prepare_report_files():
 
 if workflow.is_main_process:
     _prepare_report_files()
+
+
+def _folder_caption(parts):
+    """One caption for a folder output's figures (Snakemake gives a report item one): a line per file pattern of
+    captions.yaml inside the folder; None when there is none."""
+    rel = "/".join(parts[1:])
+    lines = [f"- ``{os.path.basename(pat)}``: {reporting.rst_escape(text)}" for pat, text in REPORT_CAPTIONS
+             if fnmatch.fnmatchcase(rel, os.path.dirname(pat))]
+    if not lines:
+        return None
+    path = os.path.join(REPORT_DIR, "caption_" + re.sub(r"[^A-Za-z0-9]", "_", rel) + ".rst")
+    if workflow.is_main_process:
+        _write_if_changed(path, "\n\n".join(lines) + "\n" + CAPTION_RUN_LINE)  # Jinja trims a newline per tag
+    return os.path.join(workflow.basedir, path)
 
 
 def _caption(parts):
@@ -413,9 +429,8 @@ def report_item(path):
         category = parts[1]
         sub = "/".join(parts[2:-1]) if len(parts) > 3 else "tables"
     if folder:
-        # one caption for the folder's figures: its files share a pattern (NCSN's inpainting/ masks)
         return report(path, category=category, subcategory="/".join(parts[2:]), patterns=["{name}.png"],
-                      caption=_caption(parts + ["x.png"]))
+                      caption=_folder_caption(parts))
     return report(path, category=category, subcategory=sub,
                   caption=_caption(parts) if parts[-1].endswith(".png") else None)
 
