@@ -42,6 +42,10 @@ def _shorten(text: str, width: int) -> str:
     return text if len(text) <= width else "..." + text[-(width - 3):]
 
 
+def _both_nan(a: Any, b: Any) -> bool:
+    return all(isinstance(x, float) and math.isnan(x) for x in (a, b))
+
+
 def rows(diff: dict, keep: str | None = None) -> list[tuple[str, str, str, str, str]]:
     """(kind, file, key, A, B) per changed value, params first; `keep`: a regex a `file:key` must match."""
     pattern = re.compile(keep) if keep else None
@@ -50,6 +54,8 @@ def rows(diff: dict, keep: str | None = None) -> list[tuple[str, str, str, str, 
         for file, entries in sorted(diff.get(kind, {}).items()):
             for key, change in sorted(entries.items()):
                 if pattern and not pattern.search(f"{file}:{key}"):
+                    continue
+                if _both_nan(change.get("old"), change.get("new")):  # DVC compares with ==, and nan != nan
                     continue
                 out.append((kind, file, key, _fmt(change.get("old")), _fmt(change.get("new"))))
     return out

@@ -106,3 +106,8 @@ def test_compare_lists_only_what_changed_in_one_screen(tmp_path, monkeypatch):
 
 def test_compare_renders_nothing_changed():
     assert compare.render([], "HEAD", "workspace").startswith("No param or metric differs")
+
+
+def test_compare_leaves_out_a_metric_that_is_nan_on_both_sides():
+    diff = {"metrics": {"m.json": {"rho": {"old": float("nan"), "new": float("nan")}, "fid": {"old": 1.0, "new": 2.0}}}}
+    assert [r[2] for r in compare.rows(diff)] == ["fid"]
