@@ -54,6 +54,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--spec", help="a JSON model spec instead of a name, e.g. '{\"arch\": \"refinenet\", \"ngf\": 64}'")
     _add_params_arg(p)
 
+    p = sub.add_parser("compare", help="the params and metrics that changed between two commits or experiments")
+    p.add_argument("a", nargs="?", help="a commit, branch or DVC experiment (default: HEAD)")
+    p.add_argument("b", nargs="?", help="another one (default: the workspace)")
+    p.add_argument("--keep", help="only rows whose FILE:KEY matches this regex, e.g. 'fig5_mnist|step_lr'")
+    p.add_argument("--width", type=int, default=100, help="line width (default 100)")
+    p.add_argument("--verbose", action="store_true", help="print the full traceback of an error")
+
+    p = sub.add_parser("report", help="write the reproduction report: per paper its claims and figures, one page")
+    p.add_argument("--out", default="reproduction_report.html",
+                   help="the page to write (default: reproduction_report.html); figures are linked relative to it")
+    _add_params_arg(p)
+
     p = sub.add_parser("use-profile", help="copy a parameter profile from workflow/params/ into params.yaml")
     p.add_argument("profile", help="quick, paper_mnist, paper_cifar10 or paper_celeba")
     _add_params_arg(p)
@@ -78,6 +90,31 @@ def _model_summary(args: argparse.Namespace) -> int:
         print(json.dumps(sorted(PRESETS), indent=2))
         return 0
     print(json.dumps(model_summary(args.name, spec_json=args.spec, params_path=args.params), indent=2))
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from scorerepro.compare import compare
+
+    print(compare(args.a, args.b, keep=args.keep, width=args.width), end="")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    import subprocess
+    from pathlib import Path
+
+    from scorerepro import reporting
+    from scorerepro.config import read_params_yaml
+    from scorerepro.core.fileio import write_text
+
+    profile = read_params_yaml(args.params).get("profile", "?")
+    commit = subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True, text=True).stdout.strip()
+    run = f"profile {profile} of {args.params}" + (f", commit {commit}" if commit else "")
+    out = Path(args.out)
+    write_text(out, reporting.static_page(Path("results"), reporting.load_captions(), run,
+                                                   out.parent.resolve(), tuple(PAPERS)))
+    print(f"scorerepro report: wrote {out}")
     return 0
 
 
@@ -111,6 +148,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "model-summary":
             return _model_summary(args)
+        if args.command == "compare":
+            return _compare(args)
+        if args.command == "report":
+            return _report(args)
         if args.command == "use-profile":
             return _use_profile(args)
         return _run_stage(args)

@@ -143,3 +143,7 @@ def check_report(ws: Path) -> None:
         assert f'"{fig}": {{"name"' in html, f"{fig}: no data in the report"
     assert {"results/claims.csv", "results/leaderboard.csv"} <= items["all papers"]
     assert "results/ncsn/claims.csv" in items["ncsn"] and "results/ncsn/summary.csv" in items["ncsn"]
+    # the landing page holds every claims table and the leaderboard as tables (workflow/report/workflow.rst)
+    papers = [p.parent.name for p in (ws / "results").glob("*/claims.csv")]
+    assert html.count('sr-table') >= len(papers) + 1 and "Leaderboard, all papers" in html
+    assert html.count("From which run:") >= len(figures)  # one caption per figure (captions.yaml)

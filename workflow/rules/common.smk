@@ -20,9 +20,11 @@
 #   Snakemake's params rerun trigger sees exactly the changes DVC sees.
 
 import atexit
+import fnmatch
 import os
 import re
 import sys
+from pathlib import Path
 
 import yaml
 from snakemake.io import strip_wildcard_constraints
@@ -34,6 +36,8 @@ import dvc_interop  # noqa: E402
 
 from scorerepro.config import experiment as merged_experiment  # noqa: E402
 from scorerepro.config import paper_blocks, read_params_yaml, validate_params  # noqa: E402
+from scorerepro import reporting  # noqa: E402
+from scorerepro.core.fileio import write_text as write_text_atomic  # noqa: E402
 
 SCHEMA = os.path.join(workflow.basedir, "workflow", "schemas", "params.schema.json")
 
@@ -395,6 +399,55 @@ onstart:
 REPORT_SUFFIXES = (".png", ".csv")
 # results/ folders that are not a paper's: shared stages' results
 SHARED_RESULTS = {"classifier"}
+# Made at parse time for the report (git-ignored under .snakemake/): the landing page's tables, which
+# workflow/report/workflow.rst includes, and one caption per pattern of workflow/report/captions.yaml. Docutils
+# would read the CSVs' text as reStructuredText (a "|" is a substitution), hence HTML made by scorerepro.reporting.
+REPORT_DIR = os.path.join(".snakemake", "report")
+REPORT_CAPTIONS = reporting.load_captions(os.path.join(workflow.basedir, reporting.CAPTIONS))
+# The report flags figures on rule all's inputs, so the rule in a caption's context is `all`: the run is named by
+# the profile and by the folder in the figure's path (its experiment or study).
+CAPTION_RUN_LINE = ("\n\n*From which run:* the ``{{ snakemake.config['profile'] }}`` profile of params.yaml; the "
+                    "folder in the file's path names the experiment or study.\n")
+
+
+def _write_if_changed(path, text):
+    if not os.path.isfile(path) or open(path).read() != text:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        write_text_atomic(path, text)
+
+
+def _prepare_report_files():
+    tables = reporting.tables_fragment(Path("results"), tuple(PAPERS))
+    _write_if_changed(os.path.join(REPORT_DIR, "tables.html"), tables)
+    for i, (_, text) in enumerate(REPORT_CAPTIONS):
+        _write_if_changed(os.path.join(REPORT_DIR, f"caption_{i}.rst"), reporting.rst_escape(text) + CAPTION_RUN_LINE)
+
+
+if workflow.is_main_process:
+    _prepare_report_files()
+
+
+def _folder_caption(parts):
+    """One caption for a folder output's figures (Snakemake gives a report item one): a line per file pattern of
+    captions.yaml inside the folder; None when there is none."""
+    rel = "/".join(parts[1:])
+    lines = [f"- ``{os.path.basename(pat)}``: {reporting.rst_escape(text)}" for pat, text in REPORT_CAPTIONS
+             if fnmatch.fnmatchcase(rel, os.path.dirname(pat))]
+    if not lines:
+        return None
+    path = os.path.join(REPORT_DIR, "caption_" + re.sub(r"[^A-Za-z0-9]", "_", rel) + ".rst")
+    if workflow.is_main_process:
+        _write_if_changed(path, "\n\n".join(lines) + "\n" + CAPTION_RUN_LINE)  # Jinja trims a newline per tag
+    return os.path.join(workflow.basedir, path)
+
+
+def _caption(parts):
+    """The caption file of the figure results/<parts...>, or None when captions.yaml has no pattern for it."""
+    rel = "/".join(parts[1:])
+    for i, (pattern, _) in enumerate(REPORT_CAPTIONS):
+        if fnmatch.fnmatchcase(rel, pattern):
+            return os.path.join(workflow.basedir, REPORT_DIR, f"caption_{i}.rst")
+    return None
 
 
 def report_item(path):
@@ -416,8 +469,10 @@ def report_item(path):
         category = parts[1]
         sub = "/".join(parts[2:-1]) if len(parts) > 3 else "tables"
     if folder:
-        return report(path, category=category, subcategory="/".join(parts[2:]), patterns=["{name}.png"])
-    return report(path, category=category, subcategory=sub)
+        return report(path, category=category, subcategory="/".join(parts[2:]), patterns=["{name}.png"],
+                      caption=_folder_caption(parts))
+    return report(path, category=category, subcategory=sub,
+                  caption=_caption(parts) if parts[-1].endswith(".png") else None)
 
 
 # ---------------------------------------------------------------------------------------------------------------
