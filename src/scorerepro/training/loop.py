@@ -29,15 +29,21 @@ from .checkpoints import (CHECKPOINT_DIR, COMPLETED_NAME, FINAL_NAME, FORMAT_NAM
                           LOSS_LOG_NAME, SINGLE_NAME, config_differences, is_complete, latest_checkpoint,
                           link_or_copy, load_checkpoint, normalise_record, save_checkpoint, to_cpu)
 from .ema import EMA
-from .loss_log import LossLog, loss_log_columns
+from .loss_log import LossLog, first_losses, loss_log_columns
 from .run_dir import SUPERSEDED_SUFFIX, clear_completion, has_results, move_aside, remove_stale_temps
 from .run_lock import RunLock
 from .step_rng import SEED_SCHEME, StepRNG, capture_rng_state, derive_seed, restore_rng_state, seed_everything
 from .train_config import AMP_DTYPES, LoopConfig, OptimizerSpec, TrainConfig, check_ema_rate
-from .train_errors import (CheckpointError, ConfigMismatchError, NonFiniteLossError, RunLockedError,
-                           TrainingError)
+from .train_errors import (CheckpointError, ConfigMismatchError, LossDivergedError, NonFiniteLossError,
+                           RunLockedError, TrainingError)
 
 ON_MISMATCH = ("raise", "move_aside")
+#: A finite loss whose size passes DIVERGENCE_FACTOR x max(|its value at step 1|, DIVERGENCE_FLOOR) stops the run
+#: as NaN does. Sane runs of every paper stay within 20x of that (README, Reliability: the KL term of a VAE, which
+#: starts near 0, grows most); an exploding lr passes 1e6x within a few updates. The floor keeps a loss that starts
+#: near 0 from tripping on ordinary growth.
+DIVERGENCE_FACTOR = 1e4
+DIVERGENCE_FLOOR = 1.0
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -228,7 +234,8 @@ def _plan(out_dir: Path, record: dict, settings: dict, n_iters: int, resume: boo
     if step == n_iters and is_complete(out_dir):
         return {"action": "done", "path": str(path), "step": step}
     clear_completion(out_dir)
-    return {"action": "resume", "path": str(path), "step": step}
+    return {"action": "resume", "path": str(path), "step": step,
+            "first_losses": first_losses(out_dir / LOSS_LOG_NAME)}
 
 
 _ERRORS = {c.__name__: c for c in (ConfigMismatchError, CheckpointError, RunLockedError, TrainingError)}
@@ -446,6 +453,7 @@ def _train(networks: dict[str, nn.Module], specs: dict[str, OptimizerSpec], step
     loss_names: list[str] = []
     pending: list[list[torch.Tensor]] = []
     last: dict[str, float] | None = None
+    bounds: list[float] = []  # per loss, fixed by its value at step 1 (from loss.csv when resuming)
 
     def flush(step: int) -> None:
         """Move the pending losses to the host (one sync), log them, stop at the first non-finite one."""
@@ -458,7 +466,9 @@ def _train(networks: dict[str, nn.Module], specs: dict[str, OptimizerSpec], step
         pending.clear()
         lrs = [float(optimizers[o].param_groups[0]["lr"]) for o in opt_names]
         first = step - len(rows) + 1
-        bad = next((i for i, r in enumerate(rows) if not all(math.isfinite(v) for v in r)), None)
+        if not bounds:
+            bounds.extend(_divergence_bounds(loss_names, rows[0], plan.get("first_losses")))
+        bad = next((i for i, r in enumerate(rows) if not _within(r, bounds)), None)
         keep = rows if bad is None else rows[:bad + 1]
         if ctx.is_main:
             if log is None:
@@ -466,8 +476,15 @@ def _train(networks: dict[str, nn.Module], specs: dict[str, OptimizerSpec], step
             log.write([(first + i, r + lrs) for i, r in enumerate(keep)])
         if bad is not None:
             s = first + bad
-            j = next(j for j, v in enumerate(rows[bad]) if not math.isfinite(v))
+            j = next(j for j, v in enumerate(rows[bad]) if not _within([v], [bounds[j]]))
             what = "the training loss" if n == 1 else f"the training loss {loss_names[j]!r}"
+            if math.isfinite(rows[bad][j]):
+                raise LossDivergedError(s, rows[bad][j], f"{what} is {rows[bad][j]:.4g} at step {s} (update {s} of "
+                                        f"{cfg.n_iters}), beyond the divergence bound {bounds[j]:.4g} "
+                                        f"({DIVERGENCE_FACTOR:g} x max(|its value at step 1|, "
+                                        f"{DIVERGENCE_FLOOR:g})); the run stopped, wrote no final model and no "
+                                        f"checkpoint after step {(s - 1) // cfg.snapshot_freq * cfg.snapshot_freq}"
+                                        f". Lower lr (or check the data), then rerun.", loss_names[j], bounds[j])
             raise NonFiniteLossError(s, rows[bad][j], f"{what} is {rows[bad][j]} at step {s} (update {s} of "
                                      f"{cfg.n_iters}); the run stopped and wrote no checkpoint after step "
                                      f"{(s - 1) // cfg.snapshot_freq * cfg.snapshot_freq}. Lower lr, check the "
@@ -546,6 +563,17 @@ def _train(networks: dict[str, nn.Module], specs: dict[str, OptimizerSpec], step
         remove_stale_temps(out_dir)
     D.barrier(ctx)
     return LoopResult(networks, emas, out_dir, final, cfg.n_iters, start_step, last, seconds, extra)
+
+
+def _divergence_bounds(names: list[str], first_row: list[float], logged: dict[str, float] | None) -> list[float]:
+    """Per loss, the size it must not pass; from step 1's values (logged ones when the run resumed)."""
+    start = logged if logged is not None and set(names) <= set(logged) else dict(zip(names, first_row))
+    return [DIVERGENCE_FACTOR * max(abs(start[k]), DIVERGENCE_FLOOR) if math.isfinite(start[k]) else math.inf
+            for k in names]
+
+
+def _within(row: list[float], bounds: list[float]) -> bool:
+    return all(math.isfinite(v) and abs(v) <= b for v, b in zip(row, bounds))
 
 
 def _loss_row(losses: Any, names: list[str], step: int, device: torch.device) -> list[torch.Tensor]:

@@ -50,3 +50,19 @@ class LossLog:
 
     def close(self) -> None:
         self._f.close()
+
+
+def first_losses(path: Path) -> dict[str, float] | None:
+    """The losses logged at step 1 of the run whose loss.csv this is, or None if that row is not there."""
+    if not path.is_file():
+        return None
+    lines = path.read_text().splitlines()
+    if len(lines) < 2:
+        return None
+    header, row = lines[0].split(","), lines[1].split(",")
+    if len(row) != len(header) or row[0] != "1":
+        return None
+    try:
+        return {k: float(v) for k, v in zip(header[1:], row[1:]) if not k.startswith("lr")}
+    except ValueError:
+        return None
