@@ -254,7 +254,7 @@ def train_loop(networks: Mapping[str, nn.Module], optimizers: Mapping[str, Optim
                data: BatchSource | Callable[[int, torch.Generator], Any], cfg: LoopConfig,
                out_dir: str | os.PathLike, config_record: Mapping[str, Any], *,
                ema: Mapping[str, float] | None = None, resume: bool = True, on_mismatch: str = "raise",
-               ignore_record_keys: Iterable[str] = ()) -> LoopResult:
+               ignore_record_keys: Iterable[str] = (), divergence_factor: float = DIVERGENCE_FACTOR) -> LoopResult:
     """Train named networks with named optimisers for cfg.n_iters updates, checkpointing into out_dir.
 
     step_fn(ctx) makes one update: it computes losses from ctx.nets, ctx.batch and ctx.rng, calls
@@ -271,6 +271,9 @@ def train_loop(networks: Mapping[str, nn.Module], optimizers: Mapping[str, Optim
     on_mismatch='move_aside' moves the old run to `<out_dir>.superseded/<UTC time>/` (printing where) and starts
     afresh; resume=False always starts afresh the same way. Nothing is ever deleted but temporary files of
     interrupted writes.
+
+    A loss past divergence_factor x max(|its step-1 value|, DIVERGENCE_FLOOR) stops the run (LossDivergedError),
+    as a non-finite one does (NonFiniteLossError); a paper whose losses are bounded passes a smaller factor.
 
     The run holds an exclusive lock on out_dir (RunLockedError names the holder). Under torchrun (WORLD_SIZE > 1)
     or an initialised process group it trains data-parallel (DDP per trained network); only rank 0 writes files.
@@ -302,8 +305,10 @@ def train_loop(networks: Mapping[str, nn.Module], optimizers: Mapping[str, Optim
     settings = {**cfg.to_dict(), "networks": sorted(networks),
                 "optimizers": {n: optimizers[n].to_dict() for n in sorted(optimizers)},
                 "ema": {n: float(ema[n]) for n in sorted(ema)}}
+    if isinstance(divergence_factor, bool) or not 1.0 < float(divergence_factor) <= math.inf:
+        raise ValueError(f"divergence_factor={divergence_factor!r}: expected a number above 1 (inf: no bound)")
     return _run(dict(networks), dict(optimizers), step_fn, _batch_fn(data), cfg, settings, config_record, ema,
-                Path(out_dir), resume, on_mismatch, ignore_record_keys)
+                Path(out_dir), resume, on_mismatch, ignore_record_keys, float(divergence_factor))
 
 
 def train(model: nn.Module, loss_fn: LossFn, data: BatchSource | Callable[[int, torch.Generator], Any],
@@ -334,7 +339,7 @@ def train(model: nn.Module, loss_fn: LossFn, data: BatchSource | Callable[[int, 
     ema = {SINGLE_NAME: cfg.ema_rate} if cfg.ema_rate is not None else {}
     res = _run({SINGLE_NAME: model}, {SINGLE_NAME: cfg.optimizer_spec((SINGLE_NAME,))}, step_fn, _batch_fn(data),
                cfg.loop_config(), cfg.to_dict(), config_record, ema, Path(out_dir), resume, on_mismatch,
-               ignore_record_keys)
+               ignore_record_keys, DIVERGENCE_FACTOR)
     last = None if res.last_losses is None else res.last_losses["loss"]
     return TrainResult(res.networks[SINGLE_NAME], res.emas.get(SINGLE_NAME), res.out_dir, res.final_checkpoint,
                        res.step, res.start_step, last, res.seconds, res.extra)
@@ -342,7 +347,8 @@ def train(model: nn.Module, loss_fn: LossFn, data: BatchSource | Callable[[int, 
 
 def _run(networks: dict[str, nn.Module], specs: dict[str, OptimizerSpec], step_fn: StepFn, batch_fn: Callable,
          cfg: LoopConfig, settings: dict, config_record: Mapping[str, Any], ema_rates: dict[str, float],
-         out_dir: Path, resume: bool, on_mismatch: str, ignore_record_keys: Iterable[str]) -> LoopResult:
+         out_dir: Path, resume: bool, on_mismatch: str, ignore_record_keys: Iterable[str],
+         divergence_factor: float) -> LoopResult:
     if on_mismatch not in ON_MISMATCH:
         raise ValueError(f"on_mismatch={on_mismatch!r}: expected one of {list(ON_MISMATCH)}")
     if isinstance(ignore_record_keys, str):
@@ -378,7 +384,7 @@ def _run(networks: dict[str, nn.Module], specs: dict[str, OptimizerSpec], step_f
                 raise failure
             raise _ERRORS.get(plan["error"], TrainingError)(plan["message"])
         return _train(networks, specs, step_fn, batch_fn, cfg, settings, record, ema_rates, out_dir, plan, ctx,
-                      device)
+                      device, divergence_factor)
     finally:
         if lock is not None:
             lock.release()
@@ -386,7 +392,7 @@ def _run(networks: dict[str, nn.Module], specs: dict[str, OptimizerSpec], step_f
 
 def _train(networks: dict[str, nn.Module], specs: dict[str, OptimizerSpec], step_fn: StepFn, batch_fn: Callable,
            cfg: LoopConfig, settings: dict, record: dict, ema_rates: dict[str, float], out_dir: Path, plan: dict,
-           ctx: D.DistContext, device: torch.device) -> LoopResult:
+           ctx: D.DistContext, device: torch.device, divergence_factor: float) -> LoopResult:
     start_row, stop_row = D.shard_bounds(cfg.batch_size, ctx.rank, ctx.world_size)
     ckpt_dir = out_dir / CHECKPOINT_DIR
     extra = {"superseded": plan["superseded"]} if "superseded" in plan else {}
@@ -467,7 +473,7 @@ def _train(networks: dict[str, nn.Module], specs: dict[str, OptimizerSpec], step
         lrs = [float(optimizers[o].param_groups[0]["lr"]) for o in opt_names]
         first = step - len(rows) + 1
         if not bounds:
-            bounds.extend(_divergence_bounds(loss_names, rows[0], plan.get("first_losses")))
+            bounds.extend(_divergence_bounds(loss_names, rows[0], plan.get("first_losses"), divergence_factor))
         bad = next((i for i, r in enumerate(rows) if not _within(r, bounds)), None)
         keep = rows if bad is None else rows[:bad + 1]
         if ctx.is_main:
@@ -481,7 +487,7 @@ def _train(networks: dict[str, nn.Module], specs: dict[str, OptimizerSpec], step
             if math.isfinite(rows[bad][j]):
                 raise LossDivergedError(s, rows[bad][j], f"{what} is {rows[bad][j]:.4g} at step {s} (update {s} of "
                                         f"{cfg.n_iters}), beyond the divergence bound {bounds[j]:.4g} "
-                                        f"({DIVERGENCE_FACTOR:g} x max(|its value at step 1|, "
+                                        f"({divergence_factor:g} x max(|its value at step 1|, "
                                         f"{DIVERGENCE_FLOOR:g})); the run stopped, wrote no final model and no "
                                         f"checkpoint after step {(s - 1) // cfg.snapshot_freq * cfg.snapshot_freq}"
                                         f". Lower lr (or check the data), then rerun.", loss_names[j], bounds[j])
@@ -565,10 +571,11 @@ def _train(networks: dict[str, nn.Module], specs: dict[str, OptimizerSpec], step
     return LoopResult(networks, emas, out_dir, final, cfg.n_iters, start_step, last, seconds, extra)
 
 
-def _divergence_bounds(names: list[str], first_row: list[float], logged: dict[str, float] | None) -> list[float]:
+def _divergence_bounds(names: list[str], first_row: list[float], logged: dict[str, float] | None,
+                       factor: float) -> list[float]:
     """Per loss, the size it must not pass; from step 1's values (logged ones when the run resumed)."""
     start = logged if logged is not None and set(names) <= set(logged) else dict(zip(names, first_row))
-    return [DIVERGENCE_FACTOR * max(abs(start[k]), DIVERGENCE_FLOOR) if math.isfinite(start[k]) else math.inf
+    return [factor * max(abs(start[k]), DIVERGENCE_FLOOR) if math.isfinite(start[k]) else math.inf
             for k in names]
 
 
