@@ -65,6 +65,10 @@ def _run_stage(args: argparse.Namespace) -> int:
 
     stage: Stage = args.stage
     params = load_params(args.params)
+    if "threads" in params:
+        import torch
+
+        torch.set_num_threads(params["threads"])
     function = getattr(importlib.import_module(stage.module), stage.function)
     function(params, **{arg: getattr(args, arg) for arg in stage.args})
     return 0

@@ -4,6 +4,7 @@ the divergence bound, and the stage stops as on NaN (exit 5) without writing a f
 from __future__ import annotations
 
 import copy
+import json
 import os
 from pathlib import Path
 
@@ -72,3 +73,13 @@ def test_an_exploding_lr_stops_training_with_exit_5_and_no_final_model(workdir, 
     assert "training diverged" in err and "beyond the divergence bound" in err, err
     assert err.strip().splitlines()[-1].startswith(f"scorerepro {paper} train: training diverged"), err
     assert not list((workdir / model_dir).rglob("final.pt"))
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_the_thread_count_is_set_from_params_and_recorded_with_the_model(workdir, threads):
+    params = copy.deepcopy(load_params(TINY))
+    params["threads"] = threads
+    (workdir / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    assert main(["ncsn", "train", "tiny_ncsn"]) == 0
+    done = json.loads((workdir / "models/ncsn/tiny_ncsn/completed.json").read_text())
+    assert done["torch_threads"] == threads

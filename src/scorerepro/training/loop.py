@@ -564,7 +564,7 @@ def _train(networks: dict[str, nn.Module], specs: dict[str, OptimizerSpec], step
             "steps_this_run": steps_run, "seconds_this_run": round(seconds, 3),
             "iters_per_second": round(steps_run / seconds, 4) if seconds > 0 else None,
             "world_size": ctx.world_size, "device": str(device), "torch_version": str(torch.__version__),
-            **extra,
+            "torch_threads": torch.get_num_threads(), **extra,
         })
         remove_stale_temps(out_dir)
     D.barrier(ctx)
