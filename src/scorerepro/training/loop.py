@@ -9,6 +9,7 @@ training of NCSN on top of it (network and optimiser both named "model", loss co
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import os
 import re
@@ -231,11 +232,31 @@ def _plan(out_dir: Path, record: dict, settings: dict, n_iters: int, resume: boo
         raise TrainingError(f"the newest checkpoint {path} is at step {step}, beyond n_iters={n_iters}; raise "
                             f"n_iters, use a new output folder, or pass resume=False to start over (the old run is "
                             f"moved aside, not deleted)")
-    if step == n_iters and is_complete(out_dir):
+    if step == n_iters and is_complete(out_dir) and _final_is_intact(out_dir, path):
         return {"action": "done", "path": str(path), "step": step}
     clear_completion(out_dir)
     return {"action": "resume", "path": str(path), "step": step,
             "first_losses": first_losses(out_dir / LOSS_LOG_NAME)}
+
+
+def _final_is_intact(out_dir: Path, checkpoint: Path) -> bool:
+    """Whether final.pt is the file completed.json recorded; a damaged one is remade from `checkpoint` (the last,
+    already verified) when that is the file it was made from. False: the run is not finished (resume at its end)."""
+    final = out_dir / FINAL_NAME
+    try:
+        recorded = json.loads((out_dir / COMPLETED_NAME).read_text()).get("final_sha256")
+    except (OSError, ValueError, AttributeError):
+        recorded = None
+    if recorded is None:
+        return False
+    if sha256_file(final) == recorded:
+        return True
+    if sha256_file(checkpoint) != recorded:
+        return False
+    link_or_copy(checkpoint, final)
+    print(f"train: {final} did not match the sha256 in {COMPLETED_NAME} (damaged); remade it from {checkpoint}",
+          flush=True)
+    return True
 
 
 _ERRORS = {c.__name__: c for c in (ConfigMismatchError, CheckpointError, RunLockedError, TrainingError)}
