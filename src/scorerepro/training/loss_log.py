@@ -45,8 +45,11 @@ class LossLog:
         self._f = open(path, "a", encoding="utf-8")
 
     def write(self, rows: list[tuple[int, list[float]]]) -> None:
-        self._f.write("".join(",".join([str(s), *(repr(v) for v in vals)]) + "\n" for s, vals in rows))
-        self._f.flush()
+        try:
+            self._f.write("".join(",".join([str(s), *(repr(v) for v in vals)]) + "\n" for s, vals in rows))
+            self._f.flush()
+        except OSError as e:  # a full disk: name the log (a half-written last line is dropped on the next open)
+            raise OSError(e.errno, e.strerror, str(self.path)) from e
 
     def close(self) -> None:
         self._f.close()
