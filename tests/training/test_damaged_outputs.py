@@ -64,12 +64,13 @@ def _dvc(*args: str, cwd: Path) -> subprocess.CompletedProcess:
                           timeout=300)
 
 
-def test_the_advised_dvc_checkout_restores_a_damaged_latest_checkpoint(workdir, capsys):
+@pytest.mark.parametrize("name", ["checkpoint_4.pt", "checkpoint_2.pt"], ids=["latest", "earlier"])
+def test_the_advised_dvc_checkout_restores_a_damaged_checkpoint_of_a_finished_run(workdir, capsys, name):
     assert main(TRAIN) == 0
     assert _dvc("init", "--no-scm", cwd=workdir).returncode == 0
     added = _dvc("add", str(RUN), cwd=workdir)
     assert added.returncode == 0, added.stderr
-    newest = RUN / "checkpoints" / "checkpoint_4.pt"
+    newest = RUN / "checkpoints" / name
     good = sha256_file(newest)
     flip_bytes(newest)
     capsys.readouterr()
