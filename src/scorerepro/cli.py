@@ -77,6 +77,10 @@ def _run_stage(args: argparse.Namespace) -> int:
 
     stage: Stage = args.stage
     params = load_params(args.params)
+    if "threads" in params:
+        import torch
+
+        torch.set_num_threads(params["threads"])
     function = getattr(importlib.import_module(stage.module), stage.function)
     function(params, **{arg: getattr(args, arg) for arg in stage.args})
     return 0
@@ -139,7 +143,22 @@ def _user_error(e: BaseException) -> tuple[str, str, int] | None:
                 f"checkout you own", errors.EXIT_PERMISSION)
     if isinstance(e, (FileNotFoundError, ValueError)):  # input problems named by their message
         return "error", str(e), errors.EXIT_USAGE
+    if isinstance(e, OSError) and e.errno is not None:
+        return _io_error(e)
     return None
+
+
+def _io_error(e: OSError) -> tuple[str, str, int]:
+    """A full disk and other failed reads or writes: the file, the cause, and that a rerun continues."""
+    from scorerepro.core import errors
+
+    where = e.filename if e.filename is not None else "a file this command writes"
+    fix = ("free space there (or raise the quota)" if e.errno in (errno.ENOSPC, errno.EDQUOT)
+           else "check the disk and the folder")
+    return ("write failed" if e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) else "I/O error",
+            f"{where}: {e.strerror} (errno {errno.errorcode.get(e.errno, e.errno)}). Nothing is left half-written "
+            f"under an output's name; {fix} and rerun: finished work is kept (training resumes from its last "
+            f"checkpoint)", errors.EXIT_IO)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -110,20 +110,74 @@ def _cross_checks(params: dict, source: str) -> None:
     outputs, datasets that are declared; then each paper's own checks (scorerepro.papers.check_params)."""
     problems = [f"  {_key_path(p)}: {_lookup(params, p)} is not a finite number" for p in _non_finite(params)]
     for paper in paper_blocks(params):
-        for name, exp in params[paper].get("experiments", {}).items():
-            where = f"{paper}.experiments.{name}"
+        for name in params[paper].get("experiments", {}):
             if name in RESERVED_NAMES:
-                problems.append(f"  {where}: the name is reserved (its results/ and models/ folders belong to other "
-                                f"stages: {', '.join(sorted(RESERVED_NAMES))}); rename the experiment")
-            if "dataset" in exp and exp["dataset"] not in params["datasets"]:
-                problems.append(f"  {where}.dataset: '{exp['dataset']}' is not declared under datasets "
-                                f"(declared: {', '.join(params['datasets'])})")
+                problems.append(f"  {paper}.experiments.{name}: the name is reserved (its results/ and models/ "
+                                f"folders belong to other stages: {', '.join(sorted(RESERVED_NAMES))}); rename the "
+                                f"experiment")
+    for keys, block in _dataset_blocks(params):
+        problems += _dataset_problems(params, keys, block)
+    problems = list(dict.fromkeys(problems))  # experiments sharing their paper's defaults share its problems
     if not problems:
         from scorerepro.papers import check_params  # config is the params front door: it knows the papers' checks
 
         problems = check_params(params)
     if problems:
         raise ParamsError(f"{source} failed validation:\n" + "\n".join(problems))
+
+
+def _dataset_blocks(params: dict):
+    """({"dataset": key, "batch_size": key}, settings) of every block that trains on a dataset: each experiment with
+    its paper's defaults laid under it (a key names where the value was set), and any other block of a paper naming
+    its own dataset (infusion.model, score_repr.sweep, ncsn.toy.fig1_manifold)."""
+    for paper in paper_blocks(params):
+        block = params[paper]
+        defaults = block.get("defaults", {})
+        for name, exp in block.get("experiments", {}).items():
+            if not isinstance(exp, dict):
+                continue
+            own = f"{paper}.experiments.{name}"
+            batch_own = "batch_size" in (exp.get("training") or {})
+            yield ({"dataset": f"{own if 'dataset' in exp else paper + '.defaults'}.dataset",
+                    "batch_size": f"{own if batch_own else paper + '.defaults'}.training.batch_size"},
+                   deep_merge(defaults, exp))
+        stack = [(f"{paper}.{k}", v) for k, v in block.items() if k not in ("experiments", "defaults")]
+        while stack:
+            where, sub = stack.pop()
+            if isinstance(sub, dict):
+                if "dataset" in sub:
+                    yield {"dataset": f"{where}.dataset", "batch_size": f"{where}.training.batch_size"}, sub
+                stack += [(f"{where}.{k}", v) for k, v in sub.items()]
+
+
+def _dataset_problems(params: dict, keys: dict, block: dict) -> list[str]:
+    """The block's dataset must be declared, and its training batch must fit in that dataset's training split."""
+    name = block.get("dataset")
+    if not isinstance(name, str):
+        return []
+    declared = params.get("datasets", {})
+    if name not in declared:
+        return [f"  {keys['dataset']}: '{name}' is not declared under datasets (declared: {', '.join(declared)})"]
+    batch = (block.get("training") or {}).get("batch_size")
+    n_max = _train_images_at_most(name, declared[name])
+    if isinstance(batch, int) and n_max is not None and batch > n_max:
+        return [f"  {keys['batch_size']}: {batch} is more than the {n_max} images '{name}' has at most "
+                f"(datasets.{name}.limit and the data's size); lower it, or raise the limit"]
+    return []
+
+
+def _train_images_at_most(name: str, settings: dict) -> int | None:
+    """An upper bound on the training split's size (all the data's images, or `limit`), None for an unknown name:
+    never smaller than the split preprocess writes, so a batch refused here could never be drawn."""
+    from scorerepro.data.registry import dataset_info
+
+    try:
+        info = dataset_info(name)
+    except (KeyError, ValueError):
+        return None
+    total = sum(count for _, count in info.split_sizes)
+    limit = settings.get("limit") if isinstance(settings, dict) else None
+    return total if limit is None else min(total, limit)
 
 
 def _lookup(params: dict, path) -> Any:

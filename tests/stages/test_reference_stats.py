@@ -56,3 +56,21 @@ def test_a_computed_reference_whose_statistics_were_deleted_is_not_blamed_on_the
     with pytest.raises(FileNotFoundError) as err:
         scoring.inception_reference_file("mnist_embedded", scoring.INCEPTION_STATS)
     assert "deleted or never finished" in str(err.value) and "inception_reference is false" not in str(err.value)
+
+
+def test_missing_inception_weights_exit_with_the_documented_data_code(tmp_path, monkeypatch, capsys):
+    from scorerepro.cli import main
+    from scorerepro.core.errors import EXIT_DATA
+    from scorerepro.core.fileio import sha256_file, write_json
+    from scorerepro.data.preprocess import save_split
+
+    monkeypatch.chdir(tmp_path)
+    d = tmp_path / "data" / "processed" / "mnist_embedded"
+    save_split(d / "train.pt", torch.zeros((4, 1, 28, 28), dtype=torch.uint8), torch.zeros(4, dtype=torch.int64))
+    write_json(d / "manifest.json", {"splits": {"train": {"file": "train.pt", "shape": [4, 1, 28, 28],
+                                                           "sha256": sha256_file(d / "train.pt")}}})
+    (tmp_path / "params.yaml").write_text((REPO / "tests" / "fixtures" / "tiny_params.yaml").read_text())
+    assert main(["reference_stats", "mnist_embedded"]) == EXIT_DATA == 3
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("scorerepro reference_stats: Inception weights unavailable:"), err
+    assert "run `scorerepro inception_weights`" in err

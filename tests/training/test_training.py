@@ -170,6 +170,35 @@ def test_non_finite_loss_stops_naming_the_step(tmp_path, bad):
     assert not math.isfinite(float(rows[-1]["loss"])) and math.isfinite(float(rows[-2]["loss"]))
 
 
+def test_a_finite_loss_past_the_divergence_bound_stops_like_nan(tmp_path):
+    def loss(model, x, rng):
+        value = dsm(model, x, rng)
+        loss.n += 1
+        return value * 1e6 if loss.n >= 7 else value
+
+    loss.n = 0
+    c = cfg(n_iters=20, snapshot_freq=8, log_freq=5)
+    with pytest.raises(T.LossDivergedError, match=r"at step 7 \(update 7 of 20\), beyond the divergence bound"
+                       ) as err:
+        run(tmp_path, c, loss=loss)
+    first = float(log_rows(tmp_path / "loss.csv")[0]["loss"])
+    assert err.value.step == 7 and err.value.bound == pytest.approx(1e4 * max(abs(first), 1.0))
+    assert isinstance(err.value, NonFiniteLossError)  # caught, and exits, as NaN does
+    assert T.list_checkpoints(tmp_path) == []
+    assert not (tmp_path / "final.pt").exists() and not (tmp_path / "completed.json").exists()
+
+
+def test_a_resumed_run_keeps_the_divergence_bound_of_step_1(tmp_path):
+    """The bound comes from loss.csv's step 1, not from the first update after resuming."""
+    def loss(model, x, rng):
+        return dsm(model, x, rng) * 1e5  # every update of the resumed run, its first one included
+
+    with pytest.raises(Killed):
+        run(tmp_path, cfg(n_iters=20, snapshot_freq=8, log_freq=4), loss=killing(10))
+    with pytest.raises(T.LossDivergedError, match=r"at step 9\b"):
+        run(tmp_path, cfg(n_iters=20, snapshot_freq=8, log_freq=4), loss=loss)
+
+
 def test_same_seed_same_result_different_seed_different(tmp_path):
     a = run(tmp_path / "a", cfg(seed=1))
     b = run(tmp_path / "b", cfg(seed=1))

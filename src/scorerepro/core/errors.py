@@ -17,13 +17,14 @@ class UserError(Exception):
     exit_code = 1
 
 
-#: Exit codes of the CLI, one per kind of failure (README, Reliability). 75 and 77 are sysexits.h's
-#: EX_TEMPFAIL (try again later) and EX_NOPERM.
+#: Exit codes of the CLI, one per kind of failure (README, Reliability). 74, 75 and 77 are sysexits.h's
+#: EX_IOERR, EX_TEMPFAIL (try again later) and EX_NOPERM.
 EXIT_USAGE = 2          # params, a missing input file, a bad argument
 EXIT_DATA = 3           # a dataset that fails its checks or cannot be fetched; missing Inception weights
 EXIT_CHECKPOINT = 4     # a damaged, foreign or mismatched checkpoint
-EXIT_TRAINING = 5       # training stopped (non-finite loss, ...)
+EXIT_TRAINING = 5       # training stopped (non-finite or diverged loss, ...)
 EXIT_DIVERGED = 6       # a sampler diverged where samples were needed
 EXIT_SHARDS = 7         # sample shards missing, damaged or made under other settings
+EXIT_IO = 74            # a write or read failed: disk full, quota, I/O error (sysexits.h's EX_IOERR)
 EXIT_LOCKED = 75        # another process holds the run folder
 EXIT_PERMISSION = 77    # a file or folder that cannot be written or read

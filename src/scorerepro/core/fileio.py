@@ -28,10 +28,23 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         # mkstemp creates 0600 files; outputs are meant to be read by the group on shared clusters.
         os.chmod(tmp_path, 0o644)
         os.replace(tmp_path, path)
-    except BaseException:
+    except BaseException as e:
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()
+        unnamed = _unnamed_os_error(e)
+        if unnamed is not None:
+            # A failed write (a full disk, ...) names no file, and torch.save reports it as a RuntimeError
+            # ("unexpected pos"): give the caller the OSError (of errno's subclass), naming the output.
+            raise OSError(unnamed.errno, unnamed.strerror, str(path)) from e
         raise
+
+
+def _unnamed_os_error(e: BaseException) -> OSError | None:
+    """The OSError with an errno but no file name behind e (e itself, or what torch.save turned into e)."""
+    cause = e.__context__ if isinstance(e, RuntimeError) else e
+    if isinstance(cause, OSError) and cause.errno is not None and cause.filename is None:
+        return cause
+    return None
 
 
 def write_text(path: str | os.PathLike, text: str) -> None:

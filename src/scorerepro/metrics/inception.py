@@ -59,6 +59,10 @@ class InceptionWeightsUnavailable(UserError, RuntimeError):
     label, exit_code = "Inception weights unavailable", EXIT_DATA
 
 
+class InceptionWeightsMissing(InceptionWeightsUnavailable, FileNotFoundError):
+    """The weights file (or its record) a stage reads is not there; still a FileNotFoundError for callers."""
+
+
 def pytorch_fid_weights_url() -> str:
     try:
         from pytorch_fid.inception import FID_WEIGHTS_URL
@@ -195,7 +199,8 @@ def load_inception(
     """
     weights_path = Path(weights_path)
     if not weights_path.is_file():
-        raise FileNotFoundError(f"Inception weights not found: {weights_path} (run resolve_inception_weights first)")
+        raise InceptionWeightsMissing(f"Inception weights not found: {weights_path}; run `scorerepro "
+                                      f"inception_weights` (stage inception_weights) to fetch or convert them")
     state = torch.load(weights_path, map_location="cpu", weights_only=True)
     has_fc = "fc.weight" in state
     model = FIDInceptionV3(has_classifier=has_fc, quantize=quantize)

@@ -28,7 +28,10 @@ CLASSIFIER_INFO = "classifier.json"
 def inception_info() -> dict[str, Any]:
     path = inception_dir() / "inception_weights.json"
     if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing: run `scorerepro inception_weights` (stage inception_weights)")
+        from scorerepro.metrics.inception import InceptionWeightsMissing
+
+        raise InceptionWeightsMissing(f"{path} is missing: run `scorerepro inception_weights` (stage "
+                                      f"inception_weights)")
     info = json.loads(path.read_text())
     info["weights_path"] = str(inception_dir() / info["path"])
     return info

@@ -9,6 +9,7 @@ the claim (the note says why)."""
 from __future__ import annotations
 
 import pandas as pd
+import torch
 
 from scorerepro.config import paper_blocks
 from scorerepro.core.fileio import write_text
@@ -33,6 +34,13 @@ def read_paper_rows(paper: str, kind: str, columns: list[str]) -> pd.DataFrame:
     return df
 
 
+def _threads(params: dict) -> str:
+    """The thread count the stages ran with: params `threads` (torch's default where absent), and any paper's own."""
+    base = str(params.get("threads", f"torch's default ({torch.get_num_threads()})"))
+    own = [f"{p} {params[p]['threads']}" for p in paper_blocks(params) if "threads" in params[p]]
+    return base + (f" ({', '.join(own)})" if own else "")
+
+
 def run(params: dict) -> None:
     papers = paper_blocks(params)
     parts = [read_paper_rows(p, "claims", COLUMNS) for p in papers]
@@ -47,7 +55,9 @@ def run(params: dict) -> None:
           "interval of the estimate (`estimate` [`interval_low`, `interval_high`] over `n` units) lies wholly on one "
           "side of the rule's threshold; `inconclusive` where the interval straddles it; `untested` where a gate "
           "failed or this profile cannot measure the claim (the note says why and what decides it). A `no` is a "
-          "finding, not a bug. Numbers: results/<paper>/summary.md.\n"]
+          "finding, not a bug. Numbers: results/<paper>/summary.md.\n",
+          f"Made with torch {torch.__version__} on {_threads(params)} intra-op thread(s); CPU numbers depend on "
+          f"it.\n"]
     for paper in papers:
         rows = table[table["paper"] == paper]
         c = counts.loc[paper] if paper in counts.index else {}

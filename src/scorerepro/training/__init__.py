@@ -52,13 +52,14 @@ from .run_dir import SUPERSEDED_SUFFIX
 from .run_lock import LOCK_NAME, RunLock
 from .step_rng import SEED_SCHEME, StepRNG, capture_rng_state, restore_rng_state
 from .train_config import (RESUMABLE_SETTINGS, TRAJECTORY_FIELDS, LoopConfig, OptimizerSpec, TrainConfig)
-from .train_errors import (CheckpointError, ConfigMismatchError, NonFiniteLossError, RunLockedError,
-                           TrainingError)
+from .train_errors import (CheckpointError, ConfigMismatchError, LossDivergedError, NonFiniteLossError,
+                           RunLockedError, TrainingError)
 
 __all__ = [
     "BatchSource", "CHECKPOINT_DIR", "CHECKSUM_SCHEME", "COMPLETED_NAME", "CheckpointError", "ConfigMismatchError",
     "EMA", "FINAL_NAME", "FORMAT_NAME", "FORMAT_VERSION", "LATEST_NAME", "LOCK_NAME", "LOSS_LOG_NAME",
-    "LoopConfig", "LoopResult", "LossFn", "NonFiniteLossError", "OptimizerSpec", "READABLE_VERSIONS",
+    "LoopConfig", "LoopResult", "LossDivergedError", "LossFn", "NonFiniteLossError", "OptimizerSpec",
+    "READABLE_VERSIONS",
     "RESUMABLE_SETTINGS", "RunLock", "RunLockedError", "SEED_SCHEME", "SUPERSEDED_SUFFIX", "StepContext",
     "StepFn", "StepRNG", "TRAJECTORY_FIELDS", "TrainConfig", "TrainResult", "TrainingError",
     "capture_rng_state", "checksum", "config_differences", "derive_seed", "is_complete", "latest_checkpoint",

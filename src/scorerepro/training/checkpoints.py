@@ -180,11 +180,17 @@ def _damaged(path: Path, what: str, step: int | None, offer: bool) -> Checkpoint
     if prev is not None:
         fix = (f"The previous good checkpoint is {prev}. To continue from it, delete the damaged file or move it "
                f"out of {path.parent} (e.g. `mv {path} {path}.damaged`; latest.pt and final.pt may be hard links "
-               f"to it, move those too) and rerun training; or restore the file (e.g. `dvc checkout`).")
+               f"to it, move those too) and rerun training; or restore the file as DVC recorded it: "
+               f"{_restore_command(path)}.")
     else:
-        fix = ("There is no earlier good checkpoint beside it; restore the file (e.g. `dvc checkout`) or start "
-               "over (train with resume=False moves the run aside).")
+        fix = (f"There is no earlier good checkpoint beside it; restore the file as DVC recorded it, "
+               f"{_restore_command(path)}, or start over (train with resume=False moves the run aside).")
     return CheckpointError(f"{path} {what}. {fix}")
+
+
+def _restore_command(path: Path) -> str:
+    # --force: without it DVC refuses to overwrite a file that differs from what it recorded, i.e. the damaged one.
+    return f"`dvc checkout --force {path}`"
 
 
 def _load(path: Path, map_location: Any, verify: bool, offer: bool = True) -> dict:

@@ -9,6 +9,7 @@ training of NCSN on top of it (network and optimiser both named "model", loss co
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import os
 import re
@@ -27,17 +28,23 @@ from scorerepro.core.device import resolve_device
 from scorerepro.core.fileio import sha256_file, write_json
 from .checkpoints import (CHECKPOINT_DIR, COMPLETED_NAME, FINAL_NAME, FORMAT_NAME, FORMAT_VERSION, LATEST_NAME,
                           LOSS_LOG_NAME, SINGLE_NAME, config_differences, is_complete, latest_checkpoint,
-                          link_or_copy, load_checkpoint, normalise_record, save_checkpoint, to_cpu)
+                          link_or_copy, list_checkpoints, load_checkpoint, normalise_record, save_checkpoint, to_cpu)
 from .ema import EMA
-from .loss_log import LossLog, loss_log_columns
+from .loss_log import LossLog, first_losses, loss_log_columns
 from .run_dir import SUPERSEDED_SUFFIX, clear_completion, has_results, move_aside, remove_stale_temps
 from .run_lock import RunLock
 from .step_rng import SEED_SCHEME, StepRNG, capture_rng_state, derive_seed, restore_rng_state, seed_everything
 from .train_config import AMP_DTYPES, LoopConfig, OptimizerSpec, TrainConfig, check_ema_rate
-from .train_errors import (CheckpointError, ConfigMismatchError, NonFiniteLossError, RunLockedError,
-                           TrainingError)
+from .train_errors import (CheckpointError, ConfigMismatchError, LossDivergedError, NonFiniteLossError,
+                           RunLockedError, TrainingError)
 
 ON_MISMATCH = ("raise", "move_aside")
+#: A finite loss whose size passes DIVERGENCE_FACTOR x max(|its value at step 1|, DIVERGENCE_FLOOR) stops the run
+#: as NaN does. Sane quick-profile runs stay within 35x of that (README, Reliability: a VAE's KL term and the WAE-MVL
+#: energy loss, which start near 0, move most); an exploding lr passes 1e6x within a few updates. The floor keeps a
+#: loss that starts near 0 from tripping on ordinary growth.
+DIVERGENCE_FACTOR = 1e4
+DIVERGENCE_FLOOR = 1.0
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -225,10 +232,48 @@ def _plan(out_dir: Path, record: dict, settings: dict, n_iters: int, resume: boo
         raise TrainingError(f"the newest checkpoint {path} is at step {step}, beyond n_iters={n_iters}; raise "
                             f"n_iters, use a new output folder, or pass resume=False to start over (the old run is "
                             f"moved aside, not deleted)")
-    if step == n_iters and is_complete(out_dir):
+    if step == n_iters and is_complete(out_dir) and _final_is_intact(out_dir, path):
         return {"action": "done", "path": str(path), "step": step}
     clear_completion(out_dir)
-    return {"action": "resume", "path": str(path), "step": step}
+    return {"action": "resume", "path": str(path), "step": step,
+            "first_losses": first_losses(out_dir / LOSS_LOG_NAME)}
+
+
+def _final_is_intact(out_dir: Path, checkpoint: Path) -> bool:
+    """Whether final.pt is the file completed.json recorded; a damaged one is remade from `checkpoint` (the last,
+    already verified) when that is the file it was made from. False: the run is not finished (resume at its end)."""
+    final = out_dir / FINAL_NAME
+    try:
+        completed = json.loads((out_dir / COMPLETED_NAME).read_text())
+        recorded = completed.get("final_sha256")
+    except (OSError, ValueError, AttributeError):
+        return False
+    if recorded is None:
+        return False
+    _check_recorded_checkpoints(out_dir, completed.get("checkpoint_sha256", {}))
+    if sha256_file(final) == recorded:
+        return True
+    if sha256_file(checkpoint) != recorded:
+        return False
+    link_or_copy(checkpoint, final)
+    print(f"train: {final} did not match the sha256 in {COMPLETED_NAME} (damaged); remade it from {checkpoint}",
+          flush=True)
+    return True
+
+
+def _check_recorded_checkpoints(out_dir: Path, recorded: dict[str, str]) -> None:
+    """Refuse a finished run whose checkpoints changed since it finished, so that no damaged file is passed on as
+    its output; a checkpoint moved away is no longer part of the run."""
+    for name, digest in recorded.items():
+        path = out_dir / CHECKPOINT_DIR / name
+        if path.is_file() and sha256_file(path) != digest:
+            raise CheckpointError(f"{path} no longer matches the sha256 {COMPLETED_NAME} recorded when the run "
+                                  f"finished: the file is damaged. Restore it as DVC recorded it, `dvc checkout "
+                                  f"--force {path}`, or move it out of {path.parent} and rerun")
+
+
+def _checkpoint_digests(ckpt_dir: Path) -> dict[str, str]:
+    return {p.name: sha256_file(p) for _, p in list_checkpoints(ckpt_dir.parent)}
 
 
 _ERRORS = {c.__name__: c for c in (ConfigMismatchError, CheckpointError, RunLockedError, TrainingError)}
@@ -247,7 +292,7 @@ def train_loop(networks: Mapping[str, nn.Module], optimizers: Mapping[str, Optim
                data: BatchSource | Callable[[int, torch.Generator], Any], cfg: LoopConfig,
                out_dir: str | os.PathLike, config_record: Mapping[str, Any], *,
                ema: Mapping[str, float] | None = None, resume: bool = True, on_mismatch: str = "raise",
-               ignore_record_keys: Iterable[str] = ()) -> LoopResult:
+               ignore_record_keys: Iterable[str] = (), divergence_factor: float = DIVERGENCE_FACTOR) -> LoopResult:
     """Train named networks with named optimisers for cfg.n_iters updates, checkpointing into out_dir.
 
     step_fn(ctx) makes one update: it computes losses from ctx.nets, ctx.batch and ctx.rng, calls
@@ -264,6 +309,9 @@ def train_loop(networks: Mapping[str, nn.Module], optimizers: Mapping[str, Optim
     on_mismatch='move_aside' moves the old run to `<out_dir>.superseded/<UTC time>/` (printing where) and starts
     afresh; resume=False always starts afresh the same way. Nothing is ever deleted but temporary files of
     interrupted writes.
+
+    A loss past divergence_factor x max(|its step-1 value|, DIVERGENCE_FLOOR) stops the run (LossDivergedError),
+    as a non-finite one does (NonFiniteLossError); a paper whose losses are bounded passes a smaller factor.
 
     The run holds an exclusive lock on out_dir (RunLockedError names the holder). Under torchrun (WORLD_SIZE > 1)
     or an initialised process group it trains data-parallel (DDP per trained network); only rank 0 writes files.
@@ -295,8 +343,10 @@ def train_loop(networks: Mapping[str, nn.Module], optimizers: Mapping[str, Optim
     settings = {**cfg.to_dict(), "networks": sorted(networks),
                 "optimizers": {n: optimizers[n].to_dict() for n in sorted(optimizers)},
                 "ema": {n: float(ema[n]) for n in sorted(ema)}}
+    if isinstance(divergence_factor, bool) or not 1.0 < float(divergence_factor) <= math.inf:
+        raise ValueError(f"divergence_factor={divergence_factor!r}: expected a number above 1 (inf: no bound)")
     return _run(dict(networks), dict(optimizers), step_fn, _batch_fn(data), cfg, settings, config_record, ema,
-                Path(out_dir), resume, on_mismatch, ignore_record_keys)
+                Path(out_dir), resume, on_mismatch, ignore_record_keys, float(divergence_factor))
 
 
 def train(model: nn.Module, loss_fn: LossFn, data: BatchSource | Callable[[int, torch.Generator], Any],
@@ -327,7 +377,7 @@ def train(model: nn.Module, loss_fn: LossFn, data: BatchSource | Callable[[int, 
     ema = {SINGLE_NAME: cfg.ema_rate} if cfg.ema_rate is not None else {}
     res = _run({SINGLE_NAME: model}, {SINGLE_NAME: cfg.optimizer_spec((SINGLE_NAME,))}, step_fn, _batch_fn(data),
                cfg.loop_config(), cfg.to_dict(), config_record, ema, Path(out_dir), resume, on_mismatch,
-               ignore_record_keys)
+               ignore_record_keys, DIVERGENCE_FACTOR)
     last = None if res.last_losses is None else res.last_losses["loss"]
     return TrainResult(res.networks[SINGLE_NAME], res.emas.get(SINGLE_NAME), res.out_dir, res.final_checkpoint,
                        res.step, res.start_step, last, res.seconds, res.extra)
@@ -335,7 +385,8 @@ def train(model: nn.Module, loss_fn: LossFn, data: BatchSource | Callable[[int, 
 
 def _run(networks: dict[str, nn.Module], specs: dict[str, OptimizerSpec], step_fn: StepFn, batch_fn: Callable,
          cfg: LoopConfig, settings: dict, config_record: Mapping[str, Any], ema_rates: dict[str, float],
-         out_dir: Path, resume: bool, on_mismatch: str, ignore_record_keys: Iterable[str]) -> LoopResult:
+         out_dir: Path, resume: bool, on_mismatch: str, ignore_record_keys: Iterable[str],
+         divergence_factor: float) -> LoopResult:
     if on_mismatch not in ON_MISMATCH:
         raise ValueError(f"on_mismatch={on_mismatch!r}: expected one of {list(ON_MISMATCH)}")
     if isinstance(ignore_record_keys, str):
@@ -371,7 +422,7 @@ def _run(networks: dict[str, nn.Module], specs: dict[str, OptimizerSpec], step_f
                 raise failure
             raise _ERRORS.get(plan["error"], TrainingError)(plan["message"])
         return _train(networks, specs, step_fn, batch_fn, cfg, settings, record, ema_rates, out_dir, plan, ctx,
-                      device)
+                      device, divergence_factor)
     finally:
         if lock is not None:
             lock.release()
@@ -379,7 +430,7 @@ def _run(networks: dict[str, nn.Module], specs: dict[str, OptimizerSpec], step_f
 
 def _train(networks: dict[str, nn.Module], specs: dict[str, OptimizerSpec], step_fn: StepFn, batch_fn: Callable,
            cfg: LoopConfig, settings: dict, record: dict, ema_rates: dict[str, float], out_dir: Path, plan: dict,
-           ctx: D.DistContext, device: torch.device) -> LoopResult:
+           ctx: D.DistContext, device: torch.device, divergence_factor: float) -> LoopResult:
     start_row, stop_row = D.shard_bounds(cfg.batch_size, ctx.rank, ctx.world_size)
     ckpt_dir = out_dir / CHECKPOINT_DIR
     extra = {"superseded": plan["superseded"]} if "superseded" in plan else {}
@@ -446,6 +497,7 @@ def _train(networks: dict[str, nn.Module], specs: dict[str, OptimizerSpec], step
     loss_names: list[str] = []
     pending: list[list[torch.Tensor]] = []
     last: dict[str, float] | None = None
+    bounds: list[float] = []  # per loss, fixed by its value at step 1 (from loss.csv when resuming)
 
     def flush(step: int) -> None:
         """Move the pending losses to the host (one sync), log them, stop at the first non-finite one."""
@@ -458,7 +510,9 @@ def _train(networks: dict[str, nn.Module], specs: dict[str, OptimizerSpec], step
         pending.clear()
         lrs = [float(optimizers[o].param_groups[0]["lr"]) for o in opt_names]
         first = step - len(rows) + 1
-        bad = next((i for i, r in enumerate(rows) if not all(math.isfinite(v) for v in r)), None)
+        if not bounds:
+            bounds.extend(_divergence_bounds(loss_names, rows[0], plan.get("first_losses"), divergence_factor))
+        bad = next((i for i, r in enumerate(rows) if not _within(r, bounds)), None)
         keep = rows if bad is None else rows[:bad + 1]
         if ctx.is_main:
             if log is None:
@@ -466,8 +520,15 @@ def _train(networks: dict[str, nn.Module], specs: dict[str, OptimizerSpec], step
             log.write([(first + i, r + lrs) for i, r in enumerate(keep)])
         if bad is not None:
             s = first + bad
-            j = next(j for j, v in enumerate(rows[bad]) if not math.isfinite(v))
+            j = next(j for j, v in enumerate(rows[bad]) if not _within([v], [bounds[j]]))
             what = "the training loss" if n == 1 else f"the training loss {loss_names[j]!r}"
+            if math.isfinite(rows[bad][j]):
+                raise LossDivergedError(s, rows[bad][j], f"{what} is {rows[bad][j]:.4g} at step {s} (update {s} of "
+                                        f"{cfg.n_iters}), beyond the divergence bound {bounds[j]:.4g} "
+                                        f"({divergence_factor:g} x max(|its value at step 1|, "
+                                        f"{DIVERGENCE_FLOOR:g})); the run stopped, wrote no final model and no "
+                                        f"checkpoint after step {(s - 1) // cfg.snapshot_freq * cfg.snapshot_freq}"
+                                        f". Lower lr (or check the data), then rerun.", loss_names[j], bounds[j])
             raise NonFiniteLossError(s, rows[bad][j], f"{what} is {rows[bad][j]} at step {s} (update {s} of "
                                      f"{cfg.n_iters}); the run stopped and wrote no checkpoint after step "
                                      f"{(s - 1) // cfg.snapshot_freq * cfg.snapshot_freq}. Lower lr, check the "
@@ -541,11 +602,23 @@ def _train(networks: dict[str, nn.Module], specs: dict[str, OptimizerSpec], step
             "steps_this_run": steps_run, "seconds_this_run": round(seconds, 3),
             "iters_per_second": round(steps_run / seconds, 4) if seconds > 0 else None,
             "world_size": ctx.world_size, "device": str(device), "torch_version": str(torch.__version__),
-            **extra,
+            "torch_threads": torch.get_num_threads(), "checkpoint_sha256": _checkpoint_digests(ckpt_dir), **extra,
         })
         remove_stale_temps(out_dir)
     D.barrier(ctx)
     return LoopResult(networks, emas, out_dir, final, cfg.n_iters, start_step, last, seconds, extra)
+
+
+def _divergence_bounds(names: list[str], first_row: list[float], logged: dict[str, float] | None,
+                       factor: float) -> list[float]:
+    """Per loss, the size it must not pass; from step 1's values (logged ones when the run resumed)."""
+    start = logged if logged is not None and set(names) <= set(logged) else dict(zip(names, first_row))
+    return [factor * max(abs(start[k]), DIVERGENCE_FLOOR) if math.isfinite(start[k]) else math.inf
+            for k in names]
+
+
+def _within(row: list[float], bounds: list[float]) -> bool:
+    return all(math.isfinite(v) and abs(v) <= b for v, b in zip(row, bounds))
 
 
 def _loss_row(losses: Any, names: list[str], step: int, device: torch.device) -> list[torch.Tensor]:

@@ -45,8 +45,27 @@ class LossLog:
         self._f = open(path, "a", encoding="utf-8")
 
     def write(self, rows: list[tuple[int, list[float]]]) -> None:
-        self._f.write("".join(",".join([str(s), *(repr(v) for v in vals)]) + "\n" for s, vals in rows))
-        self._f.flush()
+        try:
+            self._f.write("".join(",".join([str(s), *(repr(v) for v in vals)]) + "\n" for s, vals in rows))
+            self._f.flush()
+        except OSError as e:  # a full disk: name the log (a half-written last line is dropped on the next open)
+            raise OSError(e.errno, e.strerror, str(self.path)) from e
 
     def close(self) -> None:
         self._f.close()
+
+
+def first_losses(path: Path) -> dict[str, float] | None:
+    """The losses logged at step 1 of the run whose loss.csv this is, or None if that row is not there."""
+    if not path.is_file():
+        return None
+    lines = path.read_text().splitlines()
+    if len(lines) < 2:
+        return None
+    header, row = lines[0].split(","), lines[1].split(",")
+    if len(row) != len(header) or row[0] != "1":
+        return None
+    try:
+        return {k: float(v) for k, v in zip(header[1:], row[1:]) if not k.startswith("lr")}
+    except ValueError:
+        return None

@@ -14,11 +14,12 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import errno
-import json
 import os
 import re
 import shutil
 from pathlib import Path
+
+from scorerepro.core.fileio import write_json
 
 from .checkpoints import CHECKPOINT_DIR, COMPLETED_NAME, FINAL_NAME, LOSS_LOG_NAME, list_checkpoints
 
@@ -78,6 +79,6 @@ def move_aside(out_dir: Path, reason: str) -> Path:
         src = out_dir / name
         if src.exists() or src.is_symlink():
             _move(src, dest / name)
-    (dest / "superseded.json").write_text(json.dumps(
-        {"moved_from": str(out_dir.resolve()), "moved_utc": stamp, "reason": reason}, indent=2) + "\n")
+    write_json(dest / "superseded.json",
+               {"moved_from": str(out_dir.resolve()), "moved_utc": stamp, "reason": reason})
     return dest

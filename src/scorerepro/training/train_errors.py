@@ -39,3 +39,11 @@ class NonFiniteLossError(TrainingError):
         self.step = step
         self.loss = loss
         self.name = name
+
+
+class LossDivergedError(NonFiniteLossError):
+    """A finite loss left the divergence bound (`bound`) set by its first value; stops the run as NaN does."""
+
+    def __init__(self, step: int, loss: float, message: str, name: str, bound: float):
+        super().__init__(step, loss, message, name)
+        self.bound = bound

@@ -39,6 +39,17 @@ def test_a_damaged_checkpoint_is_one_message_naming_it(tiny_run):
     assert verbose.returncode != 0 and "Traceback" in verbose.stderr and "CheckpointError" in verbose.stderr
 
 
+def test_sample_on_a_damaged_selected_checkpoint_names_the_damage_not_a_retraining(tiny_run):
+    ckpt = tiny_run.root / "models/ncsn/tiny_ncsn/checkpoints/checkpoint_4.pt"
+    data = bytearray(ckpt.read_bytes())
+    data[len(data) // 2: len(data) // 2 + 16] = bytes(b ^ 0xFF for b in data[len(data) // 2: len(data) // 2 + 16])
+    ckpt.unlink()  # final.pt and latest.pt may be hard links to it: damage this file only
+    ckpt.write_bytes(bytes(data))
+    res = _cli(tiny_run, "ncsn", "sample", "tiny_ncsn", "0")
+    _assert_user_error(res, 4, "checkpoint error", "checkpoint_4.pt", "dvc checkout --force")
+    assert "retrained or restored" not in res.stderr and "damaged" in res.stderr, res.stderr
+
+
 def test_a_tampered_processed_dataset_is_one_message_naming_it(tiny_run):
     split = tiny_run.root / "data/processed/mnist_embedded/train.pt"
     payload = torch.load(split, weights_only=True)

@@ -25,6 +25,13 @@ from scorerepro.training import LoopConfig, OptimizerSpec, load_checkpoint, load
 RESUMABLE_RECORD_KEYS = ("training.snapshot_freq",)
 
 
+def resumable_record_keys(training: dict) -> tuple[str, ...]:
+    """The record keys a finished run may differ in and still be continued. n_iters ends the first phase, so it
+    may grow only when no fine-tuning phase follows it; with one, fine-tuning may grow while n_iters stays."""
+    phase = "training.n_iters" if training["finetune_iters"] == 0 else "training.finetune_iters"
+    return (*RESUMABLE_RECORD_KEYS, phase)
+
+
 def experiment_settings(params: dict, name: str) -> dict[str, Any]:
     return experiment(params, PAPER, name)
 
@@ -137,7 +144,7 @@ def train_experiment(params: dict, exp: dict, out_dir: Path, progress: bool = Tr
               "training": t, "sde": params[PAPER]["sde"], "seed": params["seed"], "run_seed": exp.get("run_seed", 0)}
     data = ImageBatches(images, t["batch_size"], seed)
     return train_loop(nets, spec, step_fn, data, cfg, out_dir, record, on_mismatch="move_aside",
-                      ignore_record_keys=RESUMABLE_RECORD_KEYS)
+                      ignore_record_keys=resumable_record_keys(t))
 
 
 def load_networks(exp: dict, out_dir: Path) -> dict[str, torch.nn.Module]:

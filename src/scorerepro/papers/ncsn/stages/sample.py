@@ -13,7 +13,7 @@ from scorerepro.papers.ncsn.locations import results_dir, samples_dir
 from scorerepro.papers.ncsn.shard_settings import eval_settings
 from scorerepro.papers.ncsn.stages.batched_sampling import batch_size_for, sample_batches
 from scorerepro.pipeline.common import remove_unlisted_shards, resolve_device, save_shard, shard_range, to_uint8
-from scorerepro.training import CheckpointError
+from scorerepro.training import CheckpointError, load_checkpoint
 
 # Sampling for evaluation uses a seed stream apart from selection's, so the selected checkpoint is not scored on
 # the very samples that selected it.
@@ -25,6 +25,7 @@ def _check_selected(exp: dict, made_with: dict) -> Path:
     ckpt = made_with["checkpoint"]
     path, chosen = Path(ckpt["path"]), ckpt["sha256"]
     if chosen is not None and path.is_file() and sha256_file(path) != chosen:
+        load_checkpoint(path)  # a damaged file is refused as such, naming the good checkpoint and the repair
         raise CheckpointError(f"{path} is not the checkpoint select chose (sha256 {chosen[:12]}... in "
                               f"{results_dir(exp['name']) / 'selected.json'}): the run was retrained or restored "
                               f"since. Rerun `scorerepro ncsn select {exp['name']}` first")
