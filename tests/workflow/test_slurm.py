@@ -50,9 +50,9 @@ def _controller_answers() -> str | None:
         if shutil.which(tool) is None:
             return f"{tool} not found"
     try:
-        ping = subprocess.run(["scontrol", "ping"], capture_output=True, text=True, timeout=30)
+        ping = subprocess.run(["scontrol", "ping"], capture_output=True, text=True, timeout=10)
         acct = subprocess.run(["sacct", "-n", "-X", "-S", "now-1minutes"], capture_output=True, text=True,
-                              timeout=30)
+                              timeout=10)
     except subprocess.TimeoutExpired:
         return "scontrol ping / sacct timed out"
     if "UP" not in ping.stdout:
