@@ -16,6 +16,8 @@ BIN = Path(sys.executable).parent
 sys.path.insert(0, str(REPO / "workflow" / "scripts"))
 import render_pages  # noqa: E402
 
+if render_pages.browser() is None and os.environ.get("SCOREREPRO_REQUIRE_CHROMIUM") == "1":
+    raise RuntimeError("SCOREREPRO_REQUIRE_CHROMIUM=1 but no chromium is installed (apt-get install chromium)")
 pytestmark = pytest.mark.skipif(render_pages.browser() is None, reason="no chromium (apt-get install chromium)")
 # SCOREREPRO_SCREENSHOTS=DIR keeps the screenshots for a person to look at
 SHOTS = os.environ.get("SCOREREPRO_SCREENSHOTS")

@@ -25,7 +25,7 @@ rule ae_mcmc_train:
         AE_MCMC_MODEL_DONE,
         "results/ae_mcmc/{experiment}/loss.csv",
     params:
-        dvc=dvc_params("seed", "device", "ae_mcmc.defaults", "ae_mcmc.experiments.{experiment}"),
+        dvc=dvc_params("threads", "seed", "device", "ae_mcmc.defaults", "ae_mcmc.experiments.{experiment}"),
     resources:
         **res("ae_mcmc_train"),
     shell:
@@ -41,7 +41,7 @@ rule ae_mcmc_chains:
         "samples/ae_mcmc/{experiment}/chains.pt",
         "results/ae_mcmc/{experiment}/chains.json",
     params:
-        dvc=dvc_params("seed", "device", "ae_mcmc.defaults", "ae_mcmc.experiments.{experiment}", "ae_mcmc.chains"),
+        dvc=dvc_params("threads", "seed", "device", "ae_mcmc.defaults", "ae_mcmc.experiments.{experiment}", "ae_mcmc.chains"),
     resources:
         **res("ae_mcmc_chains"),
     shell:
@@ -58,7 +58,7 @@ rule ae_mcmc_figures:
         "results/ae_mcmc/fig2_interpolation.png",
         "results/ae_mcmc/chain_measures.png",
     params:
-        dvc=dvc_params("ae_mcmc.experiments", "ae_mcmc.chains"),
+        dvc=dvc_params("threads", "ae_mcmc.experiments", "ae_mcmc.chains"),
     resources:
         **res("ae_mcmc_figures"),
     shell:
@@ -74,7 +74,7 @@ rule ae_mcmc_summary:
         "results/ae_mcmc/claims.csv",
         "results/ae_mcmc/leaderboard.csv",
     params:
-        dvc=dvc_params("profile", "ae_mcmc"),
+        dvc=dvc_params("threads", "profile", "ae_mcmc"),
     resources:
         **res("ae_mcmc_summary"),
     shell:

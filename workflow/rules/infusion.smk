@@ -23,7 +23,7 @@ rule infusion_train:
         INFUSION_MODEL_DONE,
         "results/infusion/train_loss.csv",
     params:
-        dvc=dvc_params("seed", "device", "infusion.model"),
+        dvc=dvc_params("threads", "seed", "device", "infusion.model"),
     resources:
         **res("infusion_train"),
     shell:
@@ -38,7 +38,7 @@ rule infusion_sweep:
         "results/infusion/table4.csv",
         "results/infusion/table4_heatmap.png",
     params:
-        dvc=dvc_params("seed", "device", "infusion.model", "infusion.sweep"),
+        dvc=dvc_params("threads", "seed", "device", "infusion.model", "infusion.sweep"),
     resources:
         **res("infusion_sweep"),
     shell:
@@ -54,7 +54,7 @@ rule infusion_evaluate:
         "results/infusion/metrics.json",
         directory("results/infusion/figures"),
     params:
-        dvc=dvc_params("seed", "device", "infusion.model", "infusion.eval", "inception.batch_size"),
+        dvc=dvc_params("threads", "seed", "device", "infusion.model", "infusion.eval", "inception.batch_size"),
     resources:
         **res("infusion_evaluate"),
     shell:
@@ -71,7 +71,7 @@ rule infusion_summary:
         "results/infusion/claims.csv",
         "results/infusion/leaderboard.csv",
     params:
-        dvc=dvc_params("profile"),
+        dvc=dvc_params("threads", "profile"),
     resources:
         **res("infusion_summary"),
     shell:

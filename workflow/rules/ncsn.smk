@@ -47,7 +47,7 @@ rule ncsn_train:
         NCSN_MODEL_DONE,
         "results/ncsn/{experiment}/fig12_loss.csv",
     params:
-        dvc=dvc_params("seed", "device", "ncsn.defaults.model", "ncsn.defaults.noise", "ncsn.defaults.training",
+        dvc=dvc_params("threads", "seed", "device", "ncsn.defaults.model", "ncsn.defaults.noise", "ncsn.defaults.training",
                        "ncsn.experiments.{experiment}.model", "ncsn.experiments.{experiment}.noise",
                        "ncsn.experiments.{experiment}.training"),
     resources:
@@ -63,7 +63,7 @@ rule ncsn_select_sample:
     output:
         "samples/ncsn/{experiment}/select/shard_{shard}.pt",
     params:
-        dvc=dvc_params("seed", "sharding", "ncsn.defaults.sampling", "ncsn.defaults.select",
+        dvc=dvc_params("threads", "seed", "sharding", "ncsn.defaults.sampling", "ncsn.defaults.select",
                        "ncsn.experiments.{experiment}.sampling", "ncsn.experiments.{experiment}.select"),
     resources:
         **res("ncsn_select_sample"),
@@ -81,7 +81,7 @@ rule ncsn_select:
         "results/ncsn/{experiment}/fig13_fid_by_iteration.png",
         "results/ncsn/{experiment}/fig13_fid_by_iteration.csv",
     params:
-        dvc=dvc_params("ncsn.defaults.select", "ncsn.experiments.{experiment}.select"),
+        dvc=dvc_params("threads", "ncsn.defaults.select", "ncsn.experiments.{experiment}.select"),
     resources:
         **res("ncsn_select"),
     shell:
@@ -95,7 +95,7 @@ rule ncsn_sample:
     output:
         "samples/ncsn/{experiment}/eval/shard_{shard}.pt",
     params:
-        dvc=dvc_params("seed", "sharding", "ncsn.defaults.sampling", "ncsn.defaults.eval",
+        dvc=dvc_params("threads", "seed", "sharding", "ncsn.defaults.sampling", "ncsn.defaults.eval",
                        "ncsn.experiments.{experiment}.sampling", "ncsn.experiments.{experiment}.eval"),
     resources:
         **res("ncsn_sample"),
@@ -110,7 +110,7 @@ rule ncsn_evaluate:
     output:
         "results/ncsn/{experiment}/metrics.json",
     params:
-        dvc=dvc_params("inception.batch_size", "ncsn.defaults.eval", "ncsn.experiments.{experiment}.eval"),
+        dvc=dvc_params("threads", "inception.batch_size", "ncsn.defaults.eval", "ncsn.experiments.{experiment}.eval"),
     resources:
         **res("ncsn_evaluate"),
     shell:
@@ -125,7 +125,7 @@ rule ncsn_neighbours:
         "results/ncsn/{experiment}/fig6_neighbours.png",
         "results/ncsn/{experiment}/neighbours.json",
     params:
-        dvc=dvc_params("ncsn.defaults.neighbours", "ncsn.experiments.{experiment}.neighbours"),
+        dvc=dvc_params("threads", "ncsn.defaults.neighbours", "ncsn.experiments.{experiment}.neighbours"),
     resources:
         **res("ncsn_neighbours"),
     shell:
@@ -139,7 +139,7 @@ rule ncsn_inpaint:
     output:
         directory("results/ncsn/{experiment}/inpainting"),
     params:
-        dvc=dvc_params("seed", "ncsn.defaults.inpaint", "ncsn.experiments.{experiment}.inpaint"),
+        dvc=dvc_params("threads", "seed", "ncsn.defaults.inpaint", "ncsn.experiments.{experiment}.inpaint"),
     resources:
         **res("ncsn_inpaint"),
     shell:
@@ -157,7 +157,7 @@ rule ncsn_figures:
         "results/ncsn/{experiment}/fig5_intermediate.png",
         "results/ncsn/{experiment}/fig12_loss.png",
     params:
-        dvc=dvc_params("seed", "ncsn.defaults.sampling", "ncsn.experiments.{experiment}.sampling"),
+        dvc=dvc_params("threads", "seed", "ncsn.defaults.sampling", "ncsn.experiments.{experiment}.sampling"),
     resources:
         **res("ncsn_figures"),
     shell:
@@ -181,7 +181,7 @@ rule ncsn_toy_manifold:
         NCSN_TOY_OUTPUTS[0],
         NCSN_TOY_OUTPUTS[1],
     params:
-        dvc=dvc_params("seed", "device", "ncsn.toy.fig1_manifold"),
+        dvc=dvc_params("threads", "seed", "device", "ncsn.toy.fig1_manifold"),
     resources:
         **res("ncsn_toy_manifold"),
     shell:
@@ -195,7 +195,7 @@ rule ncsn_toy:
         "results/ncsn/toy/{study}/{study}.png",
         "results/ncsn/toy/{study}/metrics.json",
     params:
-        dvc=dvc_params("seed", "device", "ncsn.toy.{study}"),
+        dvc=dvc_params("threads", "seed", "device", "ncsn.toy.{study}"),
     resources:
         **res("ncsn_toy"),
     shell:
@@ -214,7 +214,7 @@ rule ncsn_sensitivity:
     output:
         NCSN_SENSITIVITY_OUTPUTS,
     params:
-        dvc=dvc_params("seed", "ncsn.sensitivity"),
+        dvc=dvc_params("threads", "seed", "ncsn.sensitivity"),
     resources:
         **res("ncsn_sensitivity"),
     shell:
@@ -232,7 +232,7 @@ rule ncsn_summary_rows:
     output:
         "data/ncsn/summary_rows/{experiment}.json",
     params:
-        dvc=dvc_params("profile", "ncsn.defaults", "ncsn.experiments.{experiment}"),
+        dvc=dvc_params("threads", "profile", "ncsn.defaults", "ncsn.experiments.{experiment}"),
     resources:
         **res("ncsn_summary_rows"),
     shell:
@@ -254,7 +254,7 @@ rule ncsn_summary:
         "results/ncsn/claims.csv",
         "results/ncsn/leaderboard.csv",
     params:
-        dvc=dvc_params("profile", "ncsn"),
+        dvc=dvc_params("threads", "profile", "ncsn"),
     resources:
         **res("ncsn_summary"),
     shell:

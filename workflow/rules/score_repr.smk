@@ -23,7 +23,7 @@ rule score_repr_toy:
     output:
         SCORE_REPR_TOY_OUTPUTS,
     params:
-        dvc=dvc_params("seed", "score_repr.threads", "score_repr.sde", "score_repr.toy"),
+        dvc=dvc_params("threads", "seed", "score_repr.threads", "score_repr.sde", "score_repr.toy"),
     resources:
         **res("score_repr_toy"),
     shell:
@@ -37,7 +37,7 @@ rule score_repr_train:
     output:
         SCORE_REPR_MODEL_DONE,
     params:
-        dvc=dvc_params("seed", "device", "score_repr.threads", "score_repr.sde", "score_repr.defaults.data",
+        dvc=dvc_params("threads", "seed", "device", "score_repr.threads", "score_repr.sde", "score_repr.defaults.data",
                        "score_repr.defaults.model", "score_repr.defaults.training",
                        "score_repr.experiments.{experiment}.dataset", "score_repr.experiments.{experiment}.data",
                        "score_repr.experiments.{experiment}.model", "score_repr.experiments.{experiment}.training"),
@@ -55,7 +55,7 @@ rule score_repr_sweep:
         SCORE_REPR_SWEEP_DONE,
         SCORE_REPR_SWEEP_OUTPUTS,
     params:
-        dvc=dvc_params("seed", "device", "score_repr.threads", "score_repr.sde", "score_repr.sweep"),
+        dvc=dvc_params("threads", "seed", "device", "score_repr.threads", "score_repr.sde", "score_repr.sweep"),
     resources:
         **res("score_repr_sweep"),
     shell:
@@ -70,7 +70,7 @@ rule score_repr_evaluate:
     output:
         [f"results/score_repr/experiments/{{experiment}}/{name}" for name in SCORE_REPR_EVALUATE_OUTPUTS],
     params:
-        dvc=dvc_params("seed", "device", "inception.batch_size", "score_repr.threads", "score_repr.sde",
+        dvc=dvc_params("threads", "seed", "device", "inception.batch_size", "score_repr.threads", "score_repr.sde",
                        "score_repr.defaults", "score_repr.experiments.{experiment}"),
     resources:
         **res("score_repr_evaluate"),
@@ -90,7 +90,7 @@ rule score_repr_summary:
         "results/score_repr/leaderboard.csv",
         "results/score_repr/summary.md",
     params:
-        dvc=dvc_params("profile", "score_repr"),
+        dvc=dvc_params("threads", "profile", "score_repr"),
     resources:
         **res("score_repr_summary"),
     shell:

@@ -23,7 +23,7 @@ rule preprocess:
     output:
         directory("data/processed/{dataset}"),
     params:
-        dvc=dvc_params("seed", "datasets.{dataset}"),
+        dvc=dvc_params("threads", "seed", "datasets.{dataset}"),
     resources:
         **res("preprocess"),
     shell:
@@ -37,7 +37,7 @@ rule inception_weights:
     output:
         INCEPTION_DONE,
     params:
-        dvc=dvc_params("inception.allow_download"),
+        dvc=dvc_params("threads", "inception.allow_download"),
     resources:
         **res("inception_weights"),
     shell:
@@ -51,7 +51,7 @@ rule reference_stats:
     output:
         directory("data/reference/{dataset}"),
     params:
-        dvc=dvc_params("datasets.{dataset}", "inception.batch_size", "inception.reference_max_images"),
+        dvc=dvc_params("threads", "datasets.{dataset}", "inception.batch_size", "inception.reference_max_images"),
     resources:
         **res("reference_stats"),
     shell:
@@ -65,7 +65,7 @@ rule classifier:
         directory("models/classifier/{dataset}"),
         "results/classifier/{dataset}/metrics.json",
     params:
-        dvc=dvc_params("seed", "classifier"),
+        dvc=dvc_params("threads", "seed", "classifier"),
     resources:
         **res("classifier"),
     shell:
@@ -86,7 +86,7 @@ rule claims:
         "results/claims.csv",
         "results/claims.md",
     params:
-        dvc=dvc_params("profile"),
+        dvc=dvc_params("threads", "profile"),
     resources:
         **res("claims"),
     shell:
@@ -102,7 +102,7 @@ rule leaderboard:
         "results/leaderboard.csv",
         "results/leaderboard.md",
     params:
-        dvc=dvc_params("profile"),
+        dvc=dvc_params("threads", "profile"),
     resources:
         **res("leaderboard"),
     shell:

@@ -19,7 +19,7 @@ rule wmvl_synthetic:
     output:
         directory("results/wmvl/synthetic/{study}"),
     params:
-        dvc=dvc_params("seed", "wmvl.threads", "wmvl.synthetic.{study}"),
+        dvc=dvc_params("threads", "seed", "wmvl.threads", "wmvl.synthetic.{study}"),
     resources:
         **res("wmvl_synthetic"),
     shell:
@@ -33,7 +33,7 @@ rule wmvl_train:
     output:
         WMVL_MODEL_DONE,
     params:
-        dvc=dvc_params("seed", "wmvl.threads", "wmvl.defaults.model", "wmvl.defaults.training",
+        dvc=dvc_params("threads", "seed", "wmvl.threads", "wmvl.defaults.model", "wmvl.defaults.training",
                        "wmvl.experiments.{experiment}.model", "wmvl.experiments.{experiment}.training"),
     resources:
         **res("wmvl_train"),
@@ -50,7 +50,7 @@ rule wmvl_evaluate:
         "results/wmvl/models/{experiment}/samples.png",
         "results/wmvl/models/{experiment}/metrics.json",
     params:
-        dvc=dvc_params("seed", "wmvl.threads", "wmvl.defaults.eval", "wmvl.experiments.{experiment}.eval"),
+        dvc=dvc_params("threads", "seed", "wmvl.threads", "wmvl.defaults.eval", "wmvl.experiments.{experiment}.eval"),
     resources:
         **res("wmvl_evaluate"),
     shell:
@@ -70,7 +70,7 @@ rule wmvl_summary:
         "results/wmvl/claims.csv",
         "results/wmvl/leaderboard.csv",
     params:
-        dvc=dvc_params("profile", "wmvl"),
+        dvc=dvc_params("threads", "profile", "wmvl"),
     resources:
         **res("wmvl_summary"),
     shell:
