@@ -1,8 +1,7 @@
 """Infusion's claims as checkable statements, decided from results/infusion/ alone (`evaluate`).
 
-The sanity gate of every model: its test lower bound beats the best x-independent output (the best factorial
-Gaussian, within the variance head's range, fitted to the test points themselves), by a paired t interval over
-test points. A model that fails it has not learned to use its input, and the claims it feeds are `untested`.
+The sanity gate of every model: its test lower bound beats the best x-independent output (the factorial Gaussian,
+within the variance head's range, fitted to the training images), by a paired t interval over test points. A model that fails it has not learned to use its input, and the claims it feeds are `untested`.
 
 Table 4's comparisons are paired differences of two sweep cells' bounds on the same test points, with a t interval
 over those points; a verdict is `yes`/`no` only when the interval excludes zero, else `inconclusive`.

@@ -5,7 +5,8 @@
   isotropic-output variant (the last step's per-pixel variance replaced by one scalar, fitted by maximum
   likelihood on training chains -- an evaluation-time variant, not a retrained isotropic model).
 - The sanity gate's numbers: each test point's bound (mean over repetitions) beside the log-likelihood of the best
-  output a transition could emit if it ignored its input (model.best_independent_log_likelihood).
+  output a transition could learn from the training images if it ignored its input
+  (model.best_independent_log_likelihood).
 - Parzen-window log-likelihood of the samples (the last step's means) on the test split: sigma chosen on a
   validation set held out of the training split and never trained on (Goodfellow et al.), and at the paper's
   fixed 0.17.
@@ -110,7 +111,7 @@ def run(params: dict) -> None:
             per_rep[f"iso_is_{split}"].append(float(iso.mean()))
             if split == "test":
                 point_lb.append(lb)
-                point_indep.append(best_independent_log_likelihood(x, *var_range))
+                point_indep.append(best_independent_log_likelihood(x, x_train, *var_range))
         print(f"evaluate: repetition {rep + 1}/{ev['repetitions']}: lower bound {per_rep['lb_test'][-1]:.1f}, "
               f"IS {per_rep['is_test'][-1]:.1f} (test)")
     x_test_once = dequantise(test_u8, _gen(seed, "test-once"))

@@ -65,7 +65,7 @@ def run(params: dict) -> None:
     test_u8, _ = load_images(model["dataset"], "test")
     x_train = dequantise(train_u8, torch.Generator().manual_seed(derive_seed(seed, "sweep-bn")))
     x_test = dequantise(test_u8[:sweep["n_test"]], torch.Generator().manual_seed(derive_seed(seed, "sweep-test")))
-    independent = best_independent_log_likelihood(x_test, model["eps"], model["eps"] + model["beta"])
+    independent = best_independent_log_likelihood(x_test, x_train, model["eps"], model["eps"] + model["beta"])
     rows, points = [], []
     for i, cell in enumerate(cells(sweep)):
         name = cell_name(cell)
