@@ -23,7 +23,7 @@ rule infusion_train:
         INFUSION_MODEL_DONE,
         "results/infusion/train_loss.csv",
     params:
-        dvc=dvc_params("threads", "seed", "device", "infusion.model"),
+        dvc=dvc_params("threads", "seed", "device", "infusion.model", "infusion.eval.parzen_validation"),
     resources:
         **res("infusion_train"),
     shell:
@@ -36,9 +36,10 @@ rule infusion_sweep:
     output:
         INFUSION_SWEEP_DONE,
         "results/infusion/table4.csv",
+        "results/infusion/table4_points.csv",
         "results/infusion/table4_heatmap.png",
     params:
-        dvc=dvc_params("threads", "seed", "device", "infusion.model", "infusion.sweep"),
+        dvc=dvc_params("threads", "seed", "device", "infusion.model", "infusion.sweep", "infusion.eval.parzen_validation"),
     resources:
         **res("infusion_sweep"),
     shell:
@@ -64,7 +65,7 @@ rule infusion_evaluate:
 rule infusion_summary:
     input:
         dvc_inputs("results/infusion/summary.csv", "results/infusion/metrics.json", "results/infusion/table4.csv",
-                   code("infusion_summary")),
+                   "results/infusion/table4_points.csv", code("infusion_summary")),
     output:
         "results/infusion/summary.csv",
         "results/infusion/summary.md",

@@ -121,3 +121,18 @@ def test_linear_gaussian_lower_bound_below_is_below_truth_and_gap_shrinks():
     assert lb < est[10][1] < est[200][1] <= truth + 0.05
     assert truth - est[200][1] < truth - est[10][1] < truth - est[1][1]
     assert truth - est[200][1] < 0.1 * (truth - lb)
+
+
+def test_best_independent_output_is_the_clipped_maximum_likelihood_fit():
+    from scorerepro.papers.infusion.model import best_independent_log_likelihood
+
+    g = torch.Generator().manual_seed(0)
+    fit = torch.rand(200, 5, generator=g) * torch.tensor([1.0, 1.0, 1.0, 1.0, 0.001])
+    best = best_independent_log_likelihood(fit, fit, 1e-4, 0.1).sum()
+    var = fit.var(0, unbiased=False).clamp(1e-4, 0.1)
+    for dm, dv in ((0.01, 0.0), (-0.01, 0.0), (0.0, 1e-3), (0.0, -1e-5)):
+        other = gaussian_log_density(fit, fit.mean(0) + dm, (var + dv).clamp(1e-4, 0.1)).sum()
+        assert other <= best
+    # the last pixel's variance (~1e-7) is held at the variance head's floor
+    assert torch.allclose(best_independent_log_likelihood(fit[:1], fit, 1e-4, 0.1),
+                          gaussian_log_density(fit[:1], fit.mean(0), var).sum(1))

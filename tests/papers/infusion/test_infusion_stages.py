@@ -11,6 +11,8 @@ import pandas as pd
 import pytest
 import torch
 
+from scorerepro.pipeline.evidence import ROW_COLUMNS, VERDICTS
+
 TINY = Path(__file__).resolve().parents[2] / "fixtures" / "tiny_params.yaml"
 
 
@@ -49,7 +51,7 @@ def test_all_stages_on_tiny_settings(tmp_path, monkeypatch):
     finally:
         torch.set_num_threads(threads)
     res = tmp_path / "results/infusion"
-    for f in ("table4.csv", "table4_heatmap.png", "metrics.json", "claims.csv", "leaderboard.csv", "summary.md",
+    for f in ("table4.csv", "table4_points.csv", "table4_heatmap.png", "metrics.json", "claims.csv", "leaderboard.csv", "summary.md",
               "figures/fig1_sampling_chain.png", "figures/fig2_infusion_chains.png",
               "figures/fig4_nearest_neighbours.png", "figures/more_steps_than_training.png",
               "figures/fig5_inpainting.png"):
@@ -58,8 +60,10 @@ def test_all_stages_on_tiny_settings(tmp_path, monkeypatch):
     assert m["is_estimate_test"]["repetitions"] == 2
     assert m["parzen_fixed_sigma"]["sigma"] == 0.17
     claims = pd.read_csv(res / "claims.csv")
-    assert list(claims.columns) == ["paper", "claim", "source", "measured", "holds", "note"]
-    assert set(claims["holds"]) <= {"yes", "no", "untested"}
+    assert list(claims.columns) == ["paper", *ROW_COLUMNS]
+    assert set(claims["holds"]) <= set(VERDICTS)
+    assert claims["gate"].str.contains("x-independent").sum() >= 6
+    assert len(m["test_points"]["lower_bound"]) == len(m["test_points"]["best_independent"]) == 4
     assert (claims[claims["holds"] == "untested"]["note"].str.len() > 10).all()
     board = pd.read_csv(res / "leaderboard.csv")
     assert board["paper"].tolist() == ["infusion"] and board["parzen_log_likelihood"].notna().all()

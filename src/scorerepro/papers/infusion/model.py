@@ -104,6 +104,18 @@ class InfusionModel(nn.Module):
         self.n_steps = n_steps
 
 
+def best_independent_log_likelihood(x: torch.Tensor, fit: torch.Tensor, var_low: float,
+                                    var_high: float) -> torch.Tensor:
+    """Per row of x: the log-likelihood under the best output a transition could learn from the images `fit` if it
+    ignored its input -- a factorial Gaussian whose variances lie in the variance head's range [var_low, var_high],
+    fitted by maximum likelihood to `fit` (for a Gaussian the clipped variance is the constrained optimum). A model
+    whose bound does not beat it has not learned to use its input; an omega = 0 model can at best reach it. Fitted
+    to the training images, not to x: fitted to a few test points it would score them in-sample, far above what any
+    trained model can."""
+    var = fit.var(0, unbiased=False).clamp(var_low, var_high)
+    return gaussian_log_density(x, fit.mean(0), var).sum(1)
+
+
 def infuse(x: torch.Tensor, mean: torch.Tensor, var: torch.Tensor, alpha: float, infusion_var: float,
            generator: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
     """One infusion draw: each pixel w.p. alpha from N(x, infusion_var), else from N(mean, var). Returns

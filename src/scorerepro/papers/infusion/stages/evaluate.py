@@ -4,8 +4,12 @@
   on dequantised test and training examples, mean +- std over `repetitions` evaluations (Table 2), and the
   isotropic-output variant (the last step's per-pixel variance replaced by one scalar, fitted by maximum
   likelihood on training chains -- an evaluation-time variant, not a retrained isotropic model).
+- The sanity gate's numbers: each test point's bound (mean over repetitions) beside the log-likelihood of the best
+  output a transition could learn from the training images if it ignored its input
+  (model.best_independent_log_likelihood).
 - Parzen-window log-likelihood of the samples (the last step's means) on the test split: sigma chosen on a
-  validation set held out of the training split (Goodfellow et al.), and at the paper's fixed 0.17.
+  validation set held out of the training split and never trained on (Goodfellow et al.), and at the paper's
+  fixed 0.17.
 - MNIST-classifier FID / IS (and Inception FID where eval.inception) of the samples, by scorerepro.pipeline.scoring.
 - Figures: the model's sampling chain (Fig. 1), infusion chains (Fig. 2), samples with their nearest training image
   (Fig. 4), more sampling steps than training steps, inpainting with the top half clamped (Fig. 5).
@@ -25,9 +29,9 @@ import torch  # noqa: E402
 from scorerepro.core.fileio import save_figure, save_torch, write_json  # noqa: E402
 from scorerepro.core.seeding import derive_seed  # noqa: E402
 from scorerepro.metrics.parzen import DEFAULT_SIGMAS, parzen_log_likelihood, parzen_with_validation  # noqa: E402
-from scorerepro.papers.infusion.data import dequantise, load_images  # noqa: E402
-from scorerepro.papers.infusion.model import (calibrate_batch_norm, infusion_chain_means,  # noqa: E402
-                                              log_likelihood_estimates, sample_chain)
+from scorerepro.papers.infusion.data import dequantise, hold_out_validation, load_images  # noqa: E402
+from scorerepro.papers.infusion.model import (best_independent_log_likelihood, calibrate_batch_norm,  # noqa: E402
+                                              infusion_chain_means, log_likelihood_estimates, sample_chain)
 from scorerepro.papers.infusion.settings import MAIN, RESULTS, describe, model_dir, samples_dir, schedule_of  # noqa: E402
 from scorerepro.papers.infusion.training import load_trained  # noqa: E402
 from scorerepro.pipeline.common import resolve_device, to_uint8  # noqa: E402
@@ -68,14 +72,11 @@ def run(params: dict) -> None:
     block, ev = inf["model"], inf["eval"]
     seed = params["seed"]
     device = resolve_device(params)
-    train_u8, _ = load_images(block["dataset"], "train")
+    n_val = ev["parzen_validation"]
+    train_u8, val_u8 = hold_out_validation(load_images(block["dataset"], "train")[0], n_val)
     test_u8, _ = load_images(block["dataset"], "test")
     dim = train_u8[0].numel()
     side = int(round(math.sqrt(dim)))
-    n_val = ev["parzen_validation"]
-    if n_val >= train_u8.shape[0]:
-        raise ValueError(f"infusion.eval.parzen_validation: {n_val} leaves no training images "
-                         f"(the training split has {train_u8.shape[0]})")
     model = load_trained(block, dim, seed, model_dir(MAIN), MAIN)  # the prior's mean and variance are buffers
     schedule = schedule_of(block)
     ivar = block["infusion_var"]
@@ -97,6 +98,8 @@ def run(params: dict) -> None:
         mean, _ = model.net(z, schedule.n_steps)
         iso_var = float(((xs - mean) ** 2).mean())
     per_rep = {key: [] for key in ("lb_test", "is_test", "lb_train", "is_train", "iso_is_test", "iso_is_train")}
+    point_lb, point_indep = [], []  # per repetition, per test point
+    var_range = (block["eps"], block["eps"] + block["beta"])
     for rep in range(ev["repetitions"]):
         g = _gen(seed, f"ll-rep-{rep}")
         x_te = dequantise(test_u8[:ev["n_test"]], g)
@@ -106,6 +109,9 @@ def run(params: dict) -> None:
             per_rep[f"lb_{split}"].append(float(lb.mean()))
             per_rep[f"is_{split}"].append(float(is_.mean()))
             per_rep[f"iso_is_{split}"].append(float(iso.mean()))
+            if split == "test":
+                point_lb.append(lb)
+                point_indep.append(best_independent_log_likelihood(x, x_train, *var_range))
         print(f"evaluate: repetition {rep + 1}/{ev['repetitions']}: lower bound {per_rep['lb_test'][-1]:.1f}, "
               f"IS {per_rep['is_test'][-1]:.1f} (test)")
     x_test_once = dequantise(test_u8, _gen(seed, "test-once"))
@@ -121,7 +127,7 @@ def run(params: dict) -> None:
     save_torch(samples_dir() / "samples.pt", {"images": samples_u8, "made_with": {"model": block, "eval": ev}})
 
     # --- Parzen (Table 1): sigma by validation (held out of the training split), and the paper's fixed sigma
-    x_val = dequantise(train_u8[-n_val:], _gen(seed, "parzen-val"))
+    x_val = dequantise(val_u8, _gen(seed, "parzen-val"))
     x_te = x_test_once
     chosen = parzen_with_validation(x_te, x_val, samples, DEFAULT_SIGMAS)
     fixed = parzen_log_likelihood(x_te, samples, ev["parzen_fixed_sigma"])
@@ -137,6 +143,8 @@ def run(params: dict) -> None:
         "isotropic_is_estimate_test": _stats(per_rep["iso_is_test"]),
         "isotropic_is_estimate_train": _stats(per_rep["iso_is_train"]), "isotropic_variance": iso_var,
         "factorial_prior_log_likelihood_test": prior_ll,
+        "test_points": {"lower_bound": torch.stack(point_lb).mean(0).tolist(),
+                        "best_independent": torch.stack(point_indep).mean(0).tolist()},
         "parzen_validation_sigma": {"sigma": chosen.sigma, "mean": chosen.mean, "stderr": chosen.stderr,
                                     "n_test": chosen.n_points, "n_samples": chosen.n_centres,
                                     "n_validation": n_val,

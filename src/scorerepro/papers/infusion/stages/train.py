@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import shutil
 
-from scorerepro.papers.infusion.data import load_images
+from scorerepro.papers.infusion.data import hold_out_validation, load_images
 from scorerepro.papers.infusion.settings import MAIN, RESULTS, describe, model_dir
 from scorerepro.papers.infusion.training import train_model
 
 
 def run(params: dict) -> None:
     block = params["infusion"]["model"]
-    images, _ = load_images(block["dataset"], "train")
+    images, _ = hold_out_validation(load_images(block["dataset"], "train")[0],
+                                    params["infusion"]["eval"]["parzen_validation"])
     out = model_dir(MAIN)
     train_model(block, images, params["seed"], params["device"], out, MAIN)
     RESULTS.mkdir(parents=True, exist_ok=True)
