@@ -9,7 +9,7 @@ stages that read the network itself (the neighbours figure) are left out of the 
 weights anyway fails loudly: the note is not a weights file.
 
     python benchmarks/gpu_lease_repro.py --out OUT [--work DIR] [--profile gpu_h100] [--overlay FILE]
-        [--deadline-s 480] [--targets STAGE ...]
+        [--deadline-s 530] [--targets STAGE ...]
 """
 
 from __future__ import annotations
@@ -198,7 +198,7 @@ def main() -> int:
     ap.add_argument("--work", type=Path, default=Path("/tmp/scorerepro-lease"))
     ap.add_argument("--profile", default="gpu_h100")
     ap.add_argument("--overlay", type=Path, help="YAML merged onto the profile (a CPU dry run's tiny settings)")
-    ap.add_argument("--deadline-s", type=float, default=480.0, help="interrupt dvc repro after this many seconds")
+    ap.add_argument("--deadline-s", type=float, default=530.0, help="interrupt dvc repro after this many seconds")
     ap.add_argument("--targets", nargs="*", help="stages to reproduce with what they need (default: all)")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)

@@ -13,7 +13,7 @@
 set -u
 OUT=${OUT:?set OUT}
 mkdir -p "$OUT"
-REPRO_S=${REPRO_S:-480}
+REPRO_S=${REPRO_S:-530}
 args=(--out "$OUT" --work "${LEASE_WORK:-/tmp/scorerepro-lease}" --profile gpu_h100 --deadline-s "$REPRO_S")
 
 [ -n "${LEASE_TARGETS:-}" ] && args+=(--targets $LEASE_TARGETS)
@@ -24,6 +24,8 @@ if [ "${LEASE_DRY_RUN:-0}" = 1 ]; then
     > "$OUT/device.txt" 2>&1
 else
   . benchmarks/_device_env.sh
+  # The carried wheels sit beside the image's own packages: what they need of those, in versions, shows here.
+  { echo "dvc $(python3 -m dvc --version)"; python3 -m pip check; } >> "$OUT/device.txt" 2>&1
 fi
 cat "$OUT/device.txt"
 smi=
