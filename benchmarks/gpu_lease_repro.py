@@ -43,6 +43,7 @@ PLACEHOLDER_NOTE = ("No Inception weights on this machine (offline; the 84 MB fi
                     "datasets.*.inception_reference is false.\n")
 RUNNING = re.compile(r"Running stage '([^']+)'")
 LOCKED = re.compile(r"Updating lock file")
+FAILED = re.compile(r"failed to (?:run|reproduce)")
 
 
 def apply_overlay(params: dict, overlay: dict) -> dict:
@@ -123,7 +124,8 @@ def run_repro(work: Path, env: dict, stages: list[str], deadline_s: float, log_p
     then SIGKILL) when `deadline_s` passes, so the caller still has time to pack what exists."""
     t0 = time.monotonic()
     # --no-commit: no copy of checkpoints into .dvc/cache, which nobody reads on a machine given back after the run.
-    proc = subprocess.Popen([sys.executable, "-m", "dvc", "repro", "--no-commit", *stages], cwd=work, env=env,
+    # --keep-going: a failing stage costs only what depends on it, not the rest of a lease that will not come back.
+    proc = subprocess.Popen([sys.executable, "-m", "dvc", "repro", "--no-commit", "--keep-going", *stages], cwd=work, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     stopped = threading.Event()
 
@@ -158,15 +160,16 @@ def _wait(proc: subprocess.Popen, seconds: float) -> bool:
 
 
 def stage_times(events: list[tuple[float, str]], end: float, rc: int, stopped: bool = False) -> list[dict]:
-    """One row per stage DVC started: its start, and its end at the lock update that follows (a stage cut off by
-    the deadline or a failure ends at the end of the run, with that status)."""
+    """One row per stage DVC started: its start, and its end at the lock update that follows, or at DVC's report
+    that it failed; a stage still running when the run ended was cut off by the deadline (or failed with it)."""
     rows: list[dict] = []
     for t, line in events:
         m = RUNNING.search(line)
         if m:
             rows.append({"stage": m.group(1), "start_s": round(t, 2), "seconds": None, "status": "running"})
-        elif LOCKED.search(line) and rows and rows[-1]["status"] == "running":
-            rows[-1].update(seconds=round(t - rows[-1]["start_s"], 2), status="done")
+        elif rows and rows[-1]["status"] == "running" and (LOCKED.search(line) or FAILED.search(line)):
+            rows[-1].update(seconds=round(t - rows[-1]["start_s"], 2),
+                            status="done" if LOCKED.search(line) else "failed")
     for row in rows:
         if row["status"] == "running":
             row.update(seconds=round(end - row["start_s"], 2), status="cut off" if stopped or not rc else "failed")
@@ -187,6 +190,7 @@ def pack(work: Path, out: Path, result: dict, rows: list[dict], left_out: dict, 
     summary = {"profile": profile, "returncode": result["returncode"],
                "stopped_at_deadline": result["stopped_at_deadline"], "repro_seconds": round(result["seconds"], 1),
                "stages_done": sum(r["status"] == "done" for r in rows), "stages_started": len(rows),
+               "stages_failed": [r["stage"] for r in rows if r["status"] == "failed"],
                "left_out": left_out, "inception_weights": PLACEHOLDER_NOTE.strip()}
     (out / "lease.json").write_text(json.dumps(summary, indent=1) + "\n")
     print(json.dumps({k: v for k, v in summary.items() if k != "left_out"}))

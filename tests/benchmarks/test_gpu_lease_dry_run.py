@@ -40,7 +40,7 @@ def test_lease_script_dry_run_on_the_cpu(tmp_path):
     assert res.returncode == 0, res.stdout[-4000:] + res.stderr[-4000:]
 
     lease = json.loads((out / "lease.json").read_text())
-    assert lease["returncode"] == 0 and not lease["stopped_at_deadline"]
+    assert lease["returncode"] == 0 and not lease["stopped_at_deadline"] and lease["stages_failed"] == []
     assert list(lease["left_out"]) == ["ncsn_neighbours@fig5_mnist"]
     with (out / "stage_times.csv").open() as f:
         rows = list(csv.DictReader(f))
@@ -69,9 +69,11 @@ def test_overlay_merges_and_deletes():
 
 def test_stage_times_from_dvc_output():
     events = [(1.0, "Running stage 'a':\n"), (1.1, "> scorerepro a\n"), (4.0, "Updating lock file 'dvc.lock'\n"),
+              (4.2, "Running stage 'f':\n"), (4.3, "WARNING: failed to run: scorerepro f, exited with 2\n"),
               (4.5, "Running stage 'b':\n"), (9.0, "KeyboardInterrupt\n")]
     rows = stage_times(events, end=10.0, rc=255, stopped=True)
     assert rows == [{"stage": "a", "start_s": 1.0, "seconds": 3.0, "status": "done"},
+                    {"stage": "f", "start_s": 4.2, "seconds": 0.1, "status": "failed"},
                     {"stage": "b", "start_s": 4.5, "seconds": 5.5, "status": "cut off"}]
     assert stage_times(events, end=10.0, rc=1)[-1]["status"] == "failed"
 
