@@ -18,7 +18,7 @@ import pandas as pd
 
 from scorerepro.papers.ae_mcmc.locations import results_dir
 from scorerepro.pipeline.evidence import (ROW_COLUMNS, Gate, Interval, claim_row, decide, difference_interval,
-                                          normal_interval, threshold_gate)
+                                          normal_interval)
 
 SOURCE = "Creswell et al. 2017"
 DENOISING_PAIRS = (("dvae", "vae"), ("daae", "aae"))
@@ -101,8 +101,9 @@ def _claim_convergence(m: dict, gates: dict, prof: str, t0: int, t_last: int, n_
     fd = {n: m[n]["latent_frechet_to_encodings"] for n in m}
     se = {n: m[n].get("latent_frechet_to_encodings_se", {}) for n in m}
     measured = "; ".join(f"{n}: " + ", ".join(f"t={t} {v:.3f}" for t, v in fd[n].items()) for n in m)
+    method = "normal, bootstrap SEs over the chains of both Frechet distances"
     ivs = {n: difference_interval(fd[n][str(t_last)], float(se[n].get(str(t_last), math.nan)), fd[n][str(t0)],
-                                  float(se[n].get(str(t0), math.nan)), n_chains, "normal, bootstrap SEs over the chains of both Frechet distances") for n in m}
+                                  float(se[n].get(str(t0), math.nan)), n_chains, method) for n in m}
     name, iv = least_certain(ivs, 0.0, above=False)
     return claim_row(f"The chain converges to the learned latent distribution: the Frechet distance between {{z_t}} "
                      f"and {{e(x_test)}} shrinks from t={t0} to t={t_last}", f"{SOURCE}, Theorem 1", measured,
