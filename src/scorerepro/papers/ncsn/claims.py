@@ -43,9 +43,16 @@ def _fraction(fractions: dict, n_points: int) -> Interval | None:
     return None if w is None else binomial_interval(int(round(w * n_points)), n_points)
 
 
+def _same(a, b) -> bool:
+    """Equal settings; numbers to a relative 1e-4, so that a value read back through float rounding still matches."""
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool):
+        return math.isclose(a, b, rel_tol=1e-4)
+    return a == b
+
+
 def _setting_gate(ran: dict, official: dict, what: str) -> str:
     """Why a run that differs from the paper's setting cannot decide a claim about that setting; "" when equal."""
-    diff = [f"{k} {ran.get(k)} (paper: {v})" for k, v in official.items() if ran.get(k) != v]
+    diff = [f"{k} {ran.get(k)} (paper: {v})" for k, v in official.items() if not _same(ran.get(k), v)]
     return f"{what} ran with {', '.join(diff)}: not the setting the claim is about" if diff else ""
 
 
@@ -243,7 +250,7 @@ def _image_claims(params: dict) -> list[dict]:
         holds, iv, which = fluctuation(curve) if len(curve) >= 3 else ("untested", None, "")
         rows.append(claim_row("FID fluctuates between checkpoints, so per-checkpoint selection matters",
                               "seed 000 Fig. 13", f"{len(curve)} checkpoints, FID {[round(f, 1) for f in fids]}"
-                              + (f"; largest rise {which}" if which else ""), holds,
+                              + (f"; interval shown: {which}" if which else ""), holds,
                               "rule: some checkpoint's FID is more than 10% above an earlier one's (interval of "
                               "fid_later / fid_earlier - 1 above 0.1; no: every pair's below)"
                               + ("" if len(curve) >= 3 else "; needs at least 3 checkpoints"),
