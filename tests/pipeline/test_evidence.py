@@ -75,3 +75,21 @@ def test_claim_row_refuses_unknown_verdicts():
     with pytest.raises(ValueError, match="verdict"):
         claim_row("c", "s", "m", "maybe")
     assert Gate("g", True, "1", "r").text().startswith("g passed")
+
+
+def test_binomial_interval_matches_scipy():
+    from scorerepro.pipeline.evidence import binomial_interval
+
+    iv = binomial_interval(80, 100)
+    ci = stats.binomtest(80, 100).proportion_ci(confidence_level=0.95, method="wilson")
+    assert (iv.estimate, iv.low, iv.high, iv.n) == (0.8, pytest.approx(ci.low), pytest.approx(ci.high), 100)
+
+
+@pytest.mark.parametrize("lo, hi, inside, verdict", [
+    (0.78, 0.82, True, "yes"), (0.5, 0.6, True, "no"), (0.75, 0.82, True, "inconclusive"),
+    (0.5, 0.6, False, "yes"), (0.78, 0.82, False, "no"), (0.75, 0.82, False, "inconclusive"),
+    (0.9, 0.95, False, "yes"), (float("nan"), 0.8, True, "inconclusive")])
+def test_decide_band_reads_every_verdict(lo, hi, inside, verdict):
+    from scorerepro.pipeline.evidence import decide_band
+
+    assert decide_band(_iv(lo, hi), 0.77, 0.83, inside=inside) == verdict

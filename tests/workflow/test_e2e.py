@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from scorerepro.papers import PAPERS
+from scorerepro.pipeline.evidence import ROW_COLUMNS, VERDICTS
 from workflow_helpers import dvc, make_workspace, snakemake
 
 pytestmark = pytest.mark.slow
@@ -55,20 +56,20 @@ def check_outputs(root: Path) -> None:
     assert {"study", "experiment", "metric", "value", "paper_value", "seed000_value"} <= set(summary.columns)
     assert ((summary["experiment"] == EXP) & (summary["metric"] == "fid_mnist_classifier")).any()
     claims = pd.read_csv(res / "claims.csv")
-    assert set(claims["holds"]) <= {"yes", "no", "untested", "see summary.md"} and len(claims) >= 8
+    assert set(claims["holds"]) <= set(VERDICTS) and len(claims) >= 8
     assert (res / "summary.md").read_text().startswith("# NCSN: reproduced against reported")
     assert (res / "sensitivity" / "fig8_sensitivity.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # the cross-paper tables: NCSN's rows, checked verdicts, the same generator scores as its metrics.json
     all_claims = pd.read_csv(top / "claims.csv")
-    assert list(all_claims.columns) == ["paper", "claim", "source", "measured", "holds", "note"]
+    assert list(all_claims.columns) == ["paper"] + ROW_COLUMNS
     papers = sorted(set(all_claims["paper"]))
     assert papers == sorted(PAPERS)
     assert len(all_claims) == sum(len(pd.read_csv(top / paper / "claims.csv")) for paper in papers)
     ae_claims = pd.read_csv(top / "ae_mcmc" / "claims.csv")
     # ae_mcmc (seed 001): its six claims, and t = 0 / last-step rows of the four autoencoders on the leaderboard
-    assert len(ae_claims) == 6 and set(ae_claims["holds"]) <= {"yes", "no", "untested"}
+    assert len(ae_claims) == 6 and set(ae_claims["holds"]) <= set(VERDICTS)
     assert ((top / "ae_mcmc" / "fig4_samples.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n")
-    assert set(all_claims["holds"]) <= {"yes", "no", "untested"}
+    assert set(all_claims["holds"]) <= set(VERDICTS)
     assert (top / "claims.md").read_text().startswith("# Claims of the seed papers")
     board = pd.read_csv(top / "leaderboard.csv")
     row = board[(board["paper"] == "ncsn") & (board["experiment"] == EXP)]

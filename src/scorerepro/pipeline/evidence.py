@@ -141,3 +141,25 @@ def claim_row(claim: str, source: str, measured: str, holds: Any, note: str = ""
             "note": (note + "; " if note and interval else note) + (f"interval: {interval.method}" if interval
                                                                       else "")}
 
+
+
+def binomial_interval(successes: int, trials: int, method: str = "wilson") -> Interval:
+    """A measured fraction successes/trials with its LEVEL interval (scipy.stats.binomtest's proportion_ci:
+    `wilson`, or `exact` for Clopper-Pearson)."""
+    from scipy.stats import binomtest
+
+    ci = binomtest(int(successes), int(trials)).proportion_ci(confidence_level=LEVEL, method=method)
+    return Interval(successes / trials, float(ci.low), float(ci.high), int(trials), f"binomial {method} interval")
+
+
+def decide_band(interval: Interval, low: float, high: float, *, inside: bool = True) -> str:
+    """For a claim that the quantity lies inside [low, high] (or, with inside=False, outside it): `yes` when the
+    whole interval is on the claimed side, `no` when the whole interval is on the other, else `inconclusive`."""
+    lo, hi = interval.low, interval.high
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return "inconclusive"
+    within = low <= lo and hi <= high
+    beyond = hi < low or lo > high
+    if within or beyond:
+        return "yes" if within == inside else "no"
+    return "inconclusive"

@@ -17,7 +17,8 @@ def _one_thread(one_torch_thread):
 
 
 def _classifier_fid_of_mean_pixel(images, dataset, params, device, *, inception, classifier=True, is_splits=10):
-    return {"n_samples": len(images), "fid_mnist_classifier": float(images.float().mean())}
+    return {"n_samples": len(images), "fid_mnist_classifier": float(images.float().mean()),
+            "fid_mnist_classifier_se": float(images.float().std())}
 
 
 def test_a_single_checkpoint_is_selected_without_selection_samples(tiny_run, monkeypatch, capsys):
@@ -50,6 +51,7 @@ def test_two_checkpoints_are_both_sampled_and_scored(tiny_run, monkeypatch):
     select.run(params, "tiny_ncsn")
     table = pd.read_csv(tiny_run.root / "results/ncsn/tiny_ncsn/fig13_fid_by_iteration.csv")
     assert list(table["iteration"]) == [2, 4] and table["scored"].all() and table["fid"].notna().all()
+    assert (table["fid_se"] > 0).all()  # each checkpoint's FID carries its standard error for the claims table
     chosen = json.loads((tiny_run.root / "results/ncsn/tiny_ncsn/selected.json").read_text())
     best = table.loc[table["fid"].idxmin()]
     assert chosen["iteration"] == int(best["iteration"])

@@ -38,6 +38,11 @@ def nearest_train_distance(x: torch.Tensor, train: torch.Tensor, batch: int = 50
                       for i in range(0, len(x), batch)])
 
 
-def spearman(a, b) -> dict[str, float]:
-    res = stats.spearmanr(np.asarray(a), np.asarray(b))
-    return {"rho": float(res.statistic), "p_value": float(res.pvalue), "n": int(len(a))}
+def spearman(a, b, level: float = 0.95) -> dict[str, float]:
+    """Spearman's rho with scipy's p-value and a `level` interval: Spearman's rho is Pearson's r of the ranks, so
+    the interval is scipy's pearsonr confidence interval (Fisher z) on the ranks."""
+    a, b = np.asarray(a), np.asarray(b)
+    res = stats.spearmanr(a, b)
+    ci = stats.pearsonr(stats.rankdata(a), stats.rankdata(b)).confidence_interval(confidence_level=level)
+    return {"rho": float(res.statistic), "p_value": float(res.pvalue), "n": int(len(a)),
+            "ci_low": float(ci.low), "ci_high": float(ci.high), "ci_level": level}

@@ -1,16 +1,21 @@
 """The claims of the NCSN paper and of seed 000 as checkable statements, each with the number this run measured
-and whether it holds. A claim this profile cannot test says `untested` and why, rather than guessing."""
+and whether it holds, read only from results/ (evaluate). A comparison reads yes/no only when its 95% interval
+(the bootstrap standard error of each classifier FID over its samples; a binomial interval for a toy fraction)
+clears the rule's threshold, else `inconclusive`; image claims need the main model to pass its sanity gate (its
+classifier FID within TESTABLE_FACTOR x the real-data floor at the same sample count), else `untested`. A claim
+this profile cannot test says `untested` and why, rather than guessing."""
 
 from __future__ import annotations
 
 import json
 import math
-from typing import Any
 
 import pandas as pd
 
 from scorerepro.papers.ncsn.experiment import experiment_settings
 from scorerepro.papers.ncsn.locations import results_dir, sensitivity_dir, toy_dir
+from scorerepro.pipeline.evidence import (ROW_COLUMNS, Gate, Interval, binomial_interval, claim_row, decide,
+                                          decide_band, difference_interval, normal_interval, threshold_gate)
 
 MAIN_MODE = "(5, 5)"
 # A generated-image claim is only tested when the main multi-level model is within this factor of the floor: the
@@ -23,12 +28,6 @@ def _load(path) -> dict | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
-def _row(claim, source, measured, holds, note="") -> dict[str, Any]:
-    if isinstance(holds, bool):
-        holds = "yes" if holds else "no"
-    return {"claim": claim, "source": source, "measured": measured, "holds": holds, "note": note}
-
-
 # The settings the Fig. 3 claims are about (the official toy runner): its annealed setting, as
 # toy_studies.OFFICIAL_FIG3 (repeated here so the summary stages need not import the toy studies and their
 # samplers; tests/papers/ncsn/test_claims.py keeps the two equal), and its plain Langevin: step 0.1, 1000 steps.
@@ -37,25 +36,23 @@ OFFICIAL_FIG3 = {"sigma_begin": 20.0, "sigma_end": 1.0, "num_levels": 10, "eps":
 PLAIN_FIG3 = {"eps": 0.1, "n_steps": 1000}
 
 
-def points_needed(tolerance: float, p: float = 0.8) -> int:
-    """The fewest points for which a measured fraction near `p` has a 95% sampling error (1.96 binomial standard
-    errors) no wider than `tolerance`: with fewer, a claim about the fraction to +-tolerance cannot be judged."""
-    return int(math.ceil((1.96 / tolerance) ** 2 * p * (1 - p)))
+def _fraction(fractions: dict, n_points: int) -> Interval | None:
+    """The (5,5)-mode fraction over n_points with its binomial interval; None where the sampler diverged. The count
+    is rounded from the stored fraction, so a rounding-level change of the fraction leaves it unchanged."""
+    w = fractions.get(MAIN_MODE)
+    return None if w is None else binomial_interval(int(round(w * n_points)), n_points)
 
 
-def _fraction_gate(n_points: int, tolerance: float) -> str:
-    """Why a fraction measured on `n_points` cannot decide a claim to +-`tolerance`; "" when it can."""
-    need = points_needed(tolerance)
-    if n_points >= need:
-        return ""
-    half = 1.96 * math.sqrt(0.8 * 0.2 / n_points)
-    return (f"too little data: on {n_points} points a fraction's 95% sampling error is +-{half:.3f}, wider than "
-            f"the claim's {tolerance:g}; needs at least {need} points (toy.fig3_langevin.n_points)")
+def _same(a, b) -> bool:
+    """Equal settings; numbers to a relative 1e-4, so that a value read back through float rounding still matches."""
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool):
+        return math.isclose(a, b, rel_tol=1e-4)
+    return a == b
 
 
 def _setting_gate(ran: dict, official: dict, what: str) -> str:
     """Why a run that differs from the paper's setting cannot decide a claim about that setting; "" when equal."""
-    diff = [f"{k} {ran.get(k)} (paper: {v})" for k, v in official.items() if ran.get(k) != v]
+    diff = [f"{k} {ran.get(k)} (paper: {v})" for k, v in official.items() if not _same(ran.get(k), v)]
     return f"{what} ran with {', '.join(diff)}: not the setting the claim is about" if diff else ""
 
 
@@ -65,41 +62,44 @@ def _toy_claims() -> list[dict]:
     if fig3:
         r = fig3["results"]
         n_points = fig3["settings"]["n_points"]
-        w = r.get("official", {}).get("mode_fractions", {}).get(MAIN_MODE)
         ran = (fig3["settings"].get("annealed") or {}).get("official", {})
-        why = "; ".join(g for g in (_setting_gate(ran, OFFICIAL_FIG3, "annealed Langevin"),
-                                    _fraction_gate(n_points, 0.03)) if g)
-        rows.append(_row("Annealed Langevin with exact scores (official toy settings) puts 0.8 +- 0.03 of samples at "
-                         "the (5,5) mode", "NCSN Fig. 3; seed 000 section 4",
-                         f"{w:.3f} of {n_points} points" if w is not None else "diverged",
-                         "untested" if why else (w is not None and abs(w - 0.8) <= 0.03), why))
+        iv = _fraction(r.get("official", {}).get("mode_fractions", {}), n_points)
+        why = _setting_gate(ran, OFFICIAL_FIG3, "annealed Langevin")
+        holds = "untested" if why else "no" if iv is None else decide_band(iv, 0.77, 0.83, inside=True)
+        rows.append(claim_row("Annealed Langevin with exact scores (official toy settings) puts 0.8 +- 0.03 of "
+                              "samples at the (5,5) mode", "NCSN Fig. 3; seed 000 section 4",
+                              f"{iv.estimate:.3f} of {n_points} points" if iv else "diverged", holds,
+                              "; ".join(x for x in (why, "rule: the fraction's interval lies inside [0.77, 0.83]")
+                                        if x), interval=iv))
         plain = r["langevin"]
-        wl = plain.get("mode_fractions", {}).get(MAIN_MODE)
-        why = "; ".join(g for g in (_setting_gate(plain, PLAIN_FIG3, "plain Langevin"),
-                                    _fraction_gate(n_points, 0.1)) if g)
-        rows.append(_row("Plain Langevin from the same start does not recover the weights (off by > 0.1)",
-                         "NCSN Fig. 3", f"{wl:.3f} of {n_points} points" if wl is not None else "diverged",
-                         "untested" if why else (wl is None or abs(wl - 0.8) > 0.1), why))
+        iv = _fraction(plain.get("mode_fractions", {}), n_points)
+        why = _setting_gate(plain, PLAIN_FIG3, "plain Langevin")
+        holds = "untested" if why else "yes" if iv is None else decide_band(iv, 0.7, 0.9, inside=False)
+        rows.append(claim_row("Plain Langevin from the same start does not recover the weights (off by > 0.1)",
+                              "NCSN Fig. 3", f"{iv.estimate:.3f} of {n_points} points" if iv else "diverged", holds,
+                              "; ".join(x for x in (why, "rule: the fraction's interval lies outside [0.7, 0.9]")
+                                        if x), interval=iv))
         rep = r.get("reported")
         if rep is None:
-            rows.append(_row("The paper's reported toy setting (sigma 10 -> 0.1, eps 0.1, T 100) overflows",
-                             "seed 000 section 4", "", "untested", "toy.fig3_langevin.annealed has no 'reported' run"))
+            rows.append(claim_row("The paper's reported toy setting (sigma 10 -> 0.1, eps 0.1, T 100) overflows",
+                                  "seed 000 section 4", "", "untested",
+                                  "toy.fig3_langevin.annealed has no 'reported' run"))
         else:
             where = f"level {rep.get('level')}, step {rep.get('step')}" if rep.get("diverged") else "finite"
-            rows.append(_row("The paper's reported toy setting (sigma 10 -> 0.1, eps 0.1, T 100) overflows",
-                             "seed 000 section 4", f"diverged: {rep.get('diverged')} ({where})",
-                             bool(rep.get("diverged"))))
+            rows.append(claim_row("The paper's reported toy setting (sigma 10 -> 0.1, eps 0.1, T 100) overflows",
+                                  "seed 000 section 4", f"diverged: {rep.get('diverged')} ({where})",
+                                  bool(rep.get("diverged"))))
     fig1 = _load(toy_dir() / "fig1_manifold" / "metrics.json")
     if fig1:
         p, u = fig1["runs"]["perturbed"]["converged"], fig1["runs"]["unperturbed"]["converged"]
         verdict = fig1["verdict"]
         holds = "untested" if verdict.startswith("inconclusive") else (p and not u)
-        rows.append(_row("SSM training converges only on perturbed data (manifold hypothesis)",
+        rows.append(claim_row("SSM training converges only on perturbed data (manifold hypothesis)",
                          "NCSN Fig. 1; seed 000 Fig. 1", f"perturbed converged: {p}; unperturbed: {u}", holds,
                          verdict + "; rule: " + fig1["convergence_rule"]))
     fig2 = _load(toy_dir() / "fig2_scores" / "metrics.json")
     if fig2:
-        rows.append(_row("Estimated scores are accurate where data is dense and inaccurate in low-density regions",
+        rows.append(claim_row("Estimated scores are accurate where data is dense and inaccurate in low-density regions",
                          "NCSN Fig. 2; seed 000 Fig. 2",
                          f"mean |error| low/high density = {fig2['error_ratio_low_over_high']:.2f}",
                          bool(fig2["claim_supported"]), fig2["regions"]["rule"]))
@@ -108,25 +108,96 @@ def _toy_claims() -> list[dict]:
         s = fig11["summary"]
         measured = "; ".join(f"{v}: best eps {s[v]['best_eps']}, diverged at {s[v]['diverged_eps']}" for v in s)
         n_eps = len(fig11["settings"]["eps_grid"])
-        rows.append(_row("On the toy, both too small and too large eps degrade annealed Langevin samples",
+        rows.append(claim_row("On the toy, both too small and too large eps degrade annealed Langevin samples",
                          "seed 000 Fig. 11", measured,
                          all(fig11["claim_supported"].values()) if n_eps >= 3 else "untested",
                          fig11["distance"] + ("" if n_eps >= 3 else "; needs at least 3 eps values")))
     return rows
 
 
-def _fid(rows_by_exp: dict, name: str, metric: str = "fid_mnist_classifier"):
-    for r in rows_by_exp.get(name, []):
-        if r["metric"] == metric:
-            return r["value"]
-    return None
+def _metrics(name: str | None) -> dict:
+    return (_load(results_dir(name) / "metrics.json") or {}) if name else {}
 
 
-def _image_claims(params: dict, ncsn_rows: list[dict]) -> list[dict]:
+def _fid_se(m: dict) -> tuple[float | None, float]:
+    """A model's classifier FID and its bootstrap standard error (NaN when not recorded: no interval then)."""
+    se = m.get("fid_mnist_classifier_se")
+    return m.get("fid_mnist_classifier"), float("nan") if se is None else float(se)
+
+
+def learned_gate(name: str, m: dict) -> Gate:
+    """The main model has learned: its classifier FID is within TESTABLE_FACTOR x the real-data floor at the same
+    sample count (real held-out digits scored the same way). An untrained network's samples score ~1000 against a
+    floor of ~50 at 100 samples."""
+    fid, floor = m.get("fid_mnist_classifier"), m.get("fid_mnist_classifier_real_same_n")
+    return threshold_gate(f"{name} classifier FID within {TESTABLE_FACTOR:g}x the same-n real-data floor", fid,
+                          TESTABLE_FACTOR * floor if floor is not None else float("nan"),
+                          f"fid_mnist_classifier < {TESTABLE_FACTOR:g} x fid_mnist_classifier_real_same_n "
+                          f"({m.get('fid_mnist_classifier_real_n_used')} real test digits)")
+
+
+def worse_interval(main: dict, other: dict) -> Interval:
+    """other's classifier FID minus main's, with both bootstrap standard errors (independent models)."""
+    (a, se_a), (b, se_b) = _fid_se(main), _fid_se(other)
+    n = min(main.get("n_samples", 0), other.get("n_samples", 0))
+    return difference_interval(b, se_b, a, se_a, n, "normal, bootstrap SEs of both classifier FIDs")
+
+
+def relative_change_interval(a: float, se_a: float, b: float, se_b: float, n: int) -> Interval:
+    """(b - a) / a with its delta-method standard error."""
+    se = math.hypot(se_b / a, b * se_a / a ** 2)
+    return normal_interval((b - a) / a, se, n, "normal, delta method on bootstrap SEs of both classifier FIDs")
+
+
+def fluctuation(curve: pd.DataFrame) -> tuple[str, Interval | None, str]:
+    """Some checkpoint's FID more than 10% above an earlier one's: per pair (earlier i, later j), the interval of
+    fid_j / fid_i - 1. `yes` when some pair's interval lies above 0.1, `no` when every pair's lies below it. The
+    pair shown is the one with the highest lower bound."""
+    fids = list(curve["fid"])
+    ses = list(curve["fid_se"]) if "fid_se" in curve else [float("nan")] * len(fids)
+    iters = list(curve["iteration"])
+    pairs = [(relative_change_interval(fids[i], ses[i], fids[j], ses[j], int(curve["n_samples"].iloc[j])
+                                       if "n_samples" in curve else 0), iters[i], iters[j])
+             for i in range(len(fids)) for j in range(i + 1, len(fids))]
+    if not pairs:
+        return "untested", None, ""
+    verdicts = [decide(iv, 0.1) for iv, _, _ in pairs]
+    holds = "yes" if "yes" in verdicts else "no" if all(v == "no" for v in verdicts) else "inconclusive"
+    iv, i, j = max(pairs, key=lambda p: p[0].low if math.isfinite(p[0].low) else -math.inf)
+    return holds, iv, f"checkpoint {j} vs {i}"
+
+
+def u_shape(row: pd.DataFrame, metric: str) -> tuple[str, Interval | None, str]:
+    """Both ends of the step_lr grid worse than its best interior cell: on each side, the interval of
+    f(end) - f(best interior). A diverged end counts as worse. `yes` when both sides' intervals lie above 0, `no`
+    when either lies below (an end is better than every interior cell), else `inconclusive`; the interval shown is
+    the less certain side's."""
+    vals = list(row[metric])
+    ses = list(row[f"{metric}_se"]) if f"{metric}_se" in row else [float("nan")] * len(vals)
+    diverged = [bool(d) for d in row["diverged"]]
+    n = int(row["n_samples"].iloc[0]) if "n_samples" in row else 0
+    interior = [k for k in range(1, len(vals) - 1) if not diverged[k]]
+    if not interior:
+        return "no", None, "every interior cell diverged"
+    best = min(interior, key=lambda k: vals[k])
+    sides = []
+    for end in (0, len(vals) - 1):
+        if diverged[end]:
+            sides.append(("yes", None))
+            continue
+        se = ses[end] if ses[end] is not None else float("nan")
+        iv = difference_interval(vals[end], float(se), vals[best], float(ses[best] or float("nan")), n,
+                                 "normal, bootstrap SEs of both classifier FIDs")
+        sides.append((decide(iv, 0.0), iv))
+    verdicts = [v for v, _ in sides]
+    holds = "yes" if verdicts == ["yes", "yes"] else "no" if "no" in verdicts else "inconclusive"
+    shown = [iv for _, iv in sides if iv is not None]
+    iv = min(shown, key=lambda x: x.low if math.isfinite(x.low) else -math.inf) if shown else None
+    return holds, iv, f"best interior step_lr {row['step_lr'].iloc[best]:g}"
+
+
+def _image_claims(params: dict) -> list[dict]:
     rows = []
-    by_exp: dict[str, list] = {}
-    for r in ncsn_rows:
-        by_exp.setdefault(r["experiment"], []).append(r)
     exps = {n: experiment_settings(params, n) for n in params["ncsn"]["experiments"]}
 
     def find(pred):
@@ -134,90 +205,89 @@ def _image_claims(params: dict, ncsn_rows: list[dict]) -> list[dict]:
 
     main = find(lambda e: e["model"]["arch"] == "refinenet" and e["noise"]["schedule"] == "geometric"
                 and e["noise"]["num_levels"] > 1)
-    floor = floor_n = None
-    if main:
-        evaluated = _load(results_dir(main) / "metrics.json") or {}
-        floor = evaluated.get("fid_mnist_classifier_real_same_n")
-        floor_n = evaluated.get("fid_mnist_classifier_real_n_used")
-    main_fid = _fid(by_exp, main) if main else None
-    testable = main_fid is not None and floor is not None and main_fid <= TESTABLE_FACTOR * floor
+    mm = _metrics(main)
     # the run this profile made, not the paper's (a profile's main model may have 3 levels, not 10)
     main_desc = f"{main} ({exps[main]['noise']['num_levels']}-level model)" if main else ""
-    gate_note = (f"{main_desc} fid_mnist_classifier {main_fid:.3g} vs {floor:.3g} for {floor_n} real test digits: "
-                 + ("close enough to compare" if testable else
-                    f"more than {TESTABLE_FACTOR:g}x the floor, models too undertrained in this profile to test")
-                 if main_fid is not None and floor is not None else
-                 "no MNIST classifier FID with its same-sample-count floor for the main model in this profile")
+    gates = [learned_gate(main_desc, mm)] if main else []
 
-    def compare(claim, source, other, expect_worse=True):
+    def compare(claim, source, other):
         if not (main and other):
-            rows.append(_row(claim, source, "", "untested", "no such experiment in this profile"))
+            rows.append(claim_row(claim, source, "", "untested", "no such experiment in this profile"))
             return
-        a, b = main_fid, _fid(by_exp, other)
-        measured = f"fid_mnist_classifier {main}: {a:.4g}; {other}: {b:.4g}" if a is not None and b is not None else ""
-        holds = (b > a if expect_worse else b != a) if testable else "untested"
-        rows.append(_row(claim, source, measured, holds, gate_note))
+        om = _metrics(other)
+        if om.get("fid_mnist_classifier") is None or mm.get("fid_mnist_classifier") is None:
+            rows.append(claim_row(claim, source, "", "untested", f"no classifier FID of {main} and {other}"))
+            return
+        iv = worse_interval(mm, om)
+        rows.append(claim_row(claim, source, f"fid_mnist_classifier {main}: {mm.get('fid_mnist_classifier'):.4g}; "
+                              f"{other}: {om.get('fid_mnist_classifier'):.4g}", decide(iv, 0.0),
+                              f"rule: {other}'s classifier FID minus {main}'s has its interval above 0",
+                              interval=iv, gates=gates))
 
     compare("The single-noise baseline fails where the 10-level model does not (worse classifier FID)",
             "NCSN section 5 / seed 000 Fig. 4", find(lambda e: e["noise"]["num_levels"] == 1))
     compare("A ResNet score network (no U-Net skips) gives worse samples than the RefineNet",
             "seed 000 section 6.3", find(lambda e: e["model"]["arch"] == "cond_resnet"))
     lin = find(lambda e: e["noise"]["schedule"] == "linear")
-    if main and lin:
-        a, b = _fid(by_exp, main), _fid(by_exp, lin)
-        ia = _fid(by_exp, main, "is_mnist_classifier_mean")
-        ib = _fid(by_exp, lin, "is_mnist_classifier_mean")
-        rows.append(_row("A linear noise schedule changes sample statistics relative to the geometric one",
-                         "seed 000 section 6.2", f"fid {a:.4g} vs {b:.4g}; classifier IS {ia:.3g} vs {ib:.3g}",
-                         (abs(a - b) > 0.1 * a) if testable else "untested",
-                         gate_note + "; rule: classifier FIDs differ by more than 10%"))
+    lm = _metrics(lin)
+    if main and lin and None not in (mm.get("fid_mnist_classifier"), lm.get("fid_mnist_classifier")):
+        (a, se_a), (b, se_b) = _fid_se(mm), _fid_se(lm)
+        iv = relative_change_interval(a, se_a, b, se_b, min(mm.get("n_samples", 0), lm.get("n_samples", 0)))
+        rows.append(claim_row(
+            "A linear noise schedule changes sample statistics relative to the geometric one", "seed 000 section 6.2",
+            f"fid {a:.4g} vs {b:.4g}; classifier IS {mm.get('is_mnist_classifier_mean'):.3g} vs "
+            f"{lm.get('is_mnist_classifier_mean'):.3g}", decide_band(iv, -0.1, 0.1, inside=False),
+            "rule: the relative difference of the classifier FIDs (linear - geometric) / geometric has its "
+            "interval outside [-0.1, 0.1]", interval=iv, gates=gates))
     if main:
         curve = pd.read_csv(results_dir(main) / "fig13_fid_by_iteration.csv")
         if "diverged" in curve:  # a checkpoint whose sampler diverged has no FID to spread
             curve = curve[~curve["diverged"].astype(bool)]
-        fids = list(curve.sort_values("iteration")["fid"])
-        spread = (max(fids) - min(fids)) / min(fids)
+        curve = curve[curve["fid"].notna()].sort_values("iteration")
+        fids = list(curve["fid"])
         # Fluctuation is a later checkpoint scoring worse than an earlier one (then selecting beats taking the
         # last). A spread alone would also count a model still learning, whose FID falls at every checkpoint.
-        rise = max([0.0] + [(fids[j] - fids[i]) / fids[i] for i in range(len(fids)) for j in range(i + 1, len(fids))])
-        enough = len(curve) >= 3
-        rows.append(_row("FID fluctuates between checkpoints, so per-checkpoint selection matters",
-                         "seed 000 Fig. 13", f"{len(curve)} checkpoints, FID {[round(f, 1) for f in fids]}: "
-                         f"(max-min)/min = {spread:.2f}, largest rise after an earlier checkpoint {rise:.2f}",
-                         bool(rise > 0.1) if enough and testable else "untested",
-                         gate_note + "; rule: some checkpoint's FID is more than 10% above an earlier one's"
-                         + ("" if enough else "; needs at least 3 checkpoints")))
+        holds, iv, which = fluctuation(curve) if len(curve) >= 3 else ("untested", None, "")
+        rows.append(claim_row("FID fluctuates between checkpoints, so per-checkpoint selection matters",
+                              "seed 000 Fig. 13", f"{len(curve)} checkpoints, FID {[round(f, 1) for f in fids]}"
+                              + (f"; interval shown: {which}" if which else ""), holds,
+                              "rule: some checkpoint's FID is more than 10% above an earlier one's (interval of "
+                              "fid_later / fid_earlier - 1 above 0.1; no: every pair's below)"
+                              + ("" if len(curve) >= 3 else "; needs at least 3 checkpoints"),
+                              interval=iv, gates=gates))
     sens = _load(sensitivity_dir() / "metrics.json")
     if sens:
         grid = pd.DataFrame(sens["grid"])
         metric = sens["metric"]
         t = sens["trained_setting"]["n_steps_each"]
         row = grid[grid["n_steps_each"] == (t if t in set(grid["n_steps_each"]) else grid["n_steps_each"].max())]
-        row = row.sort_values("step_lr")
-        vals = [float("inf") if d else v for v, d in zip(row[metric], row["diverged"])]
-        best = min(range(len(vals)), key=vals.__getitem__)
-        u_shape = 0 < best < len(vals) - 1
-        rows.append(_row("Too small and too large eps both degrade image samples", "seed 000 Fig. 8, section 6.1",
-                         f"{metric} by step_lr {list(row['step_lr'])}: {[round(v, 3) for v in vals]}",
-                         u_shape if testable and len(vals) >= 3 else "untested",
-                         gate_note + ("" if len(vals) >= 3 else "; needs at least 3 step_lr values")))
+        row = row.sort_values("step_lr").reset_index(drop=True)
+        vals = [None if d else round(v, 3) for v, d in zip(row[metric], row["diverged"])]
+        holds, iv, which = u_shape(row, metric) if len(row) >= 3 else ("untested", None, "")
+        rows.append(claim_row("Too small and too large eps both degrade image samples", "seed 000 Fig. 8, section 6.1",
+                              f"{metric} by step_lr {list(row['step_lr'])}: {vals}"
+                              + (f"; {which}" if which else ""), holds,
+                              "rule: the smallest and the largest step_lr each score worse than the best interior "
+                              "one (interval of the difference above 0 on both sides; a diverged end is worse)"
+                              + ("" if len(row) >= 3 else "; needs at least 3 step_lr values"),
+                              interval=iv, gates=gates))
     for name, e in exps.items():
         if e["dataset"] in ("cifar10", "celeba") and e["model"]["arch"] == "refinenet":
-            fid = _fid(by_exp, name, "fid_inception")
-            is_ = _fid(by_exp, name, "is_inception_mean")
+            m = _metrics(name)
             ref = "IS 8.87, FID 25.32 (paper); IS 6.5, FID 33.0 (seed 000)" if e["dataset"] == "cifar10" else \
                 "IS 3.4, FID 81.5 (seed 000)"
-            rows.append(_row(f"{e['dataset']} headline numbers are reproduced ({ref})", "NCSN Table 1; seed 000",
-                             f"IS {is_}, FID {fid}", "untested",
-                             "no numeric rule decides it: ours and the reported values stand side by side in "
-                             "results/ncsn/summary.md and results/leaderboard.md"))
+            rows.append(claim_row(f"{e['dataset']} headline numbers are reproduced ({ref})", "NCSN Table 1; seed 000",
+                                  f"IS {m.get('is_inception_mean')}, FID {m.get('fid_inception')}", "untested",
+                                  "no numeric rule decides it: ours and the reported values stand side by side in "
+                                  "results/ncsn/summary.md and results/leaderboard.md"))
     if not any(e["dataset"] == "cifar10" for e in exps.values()):
-        rows.append(_row("CIFAR-10: IS 8.87 +- 0.12, FID 25.32 (paper); 6.5 +- 0.118, 33.0 (seed 000)",
-                         "NCSN Table 1; seed 000 section 5.1", "", "untested",
-                         "this profile has no CIFAR-10 experiment (`scorerepro use-profile paper_cifar10`)"))
+        rows.append(claim_row("CIFAR-10: IS 8.87 +- 0.12, FID 25.32 (paper); 6.5 +- 0.118, 33.0 (seed 000)",
+                              "NCSN Table 1; seed 000 section 5.1", "", "untested",
+                              "this profile has no CIFAR-10 experiment (`scorerepro use-profile paper_cifar10`)"))
     return rows
 
 
-def evaluate_claims(params: dict, ncsn_rows: list[dict]) -> pd.DataFrame:
-    return pd.DataFrame(_toy_claims() + _image_claims(params, ncsn_rows),
-                        columns=["claim", "source", "measured", "holds", "note"])
+def evaluate(params: dict) -> pd.DataFrame:
+    """Every NCSN claim, read from results/ only (each experiment's metrics.json and fig13 CSV, the sensitivity
+    grid, the toy studies)."""
+    return pd.DataFrame(_toy_claims() + _image_claims(params), columns=ROW_COLUMNS)

@@ -5,10 +5,13 @@ Writes results/ae_mcmc/<experiment>/chains.json (the numbers) and samples/ae_mcm
 for the figures: the first samples at every image step, the first interpolation rows before and after MCMC).
 
 Per mode:
+* reconstruction of the test images, d(e(x)), against the training split's mean image (the sanity gate of
+  claims.reconstruction_gate: a decoder that cannot reach full contrast has not learned the digits);
 * encodings z ~ Q(Z|x) of the test images: the learned latent distribution P^(Z); their per-dimension std and
   Frechet distance to the prior N(0, I) (claim 1);
 * n_samples chains from z_0 ~ N(0, I), in fixed batches of batch_size rows (each with its own seeded generator):
-  the latent Frechet distance of {z_t} to the test encodings at every t of `steps` (claim 2), and the sample
+  the latent Frechet distance of {z_t} to the test encodings at every t of `steps` with its bootstrap standard
+  error over the chains (claim 2), and the sample
   quality at every t of `image_steps` (claims 3, 5): pipeline.scoring.score (MNIST-classifier FID/IS, Inception
   where `inception`), and the Parzen-window log-likelihood of test images under the samples (metrics.parzen;
   sigma chosen on the first half of the test split, reported on the second half);
@@ -29,6 +32,7 @@ import torch
 from scorerepro.core.fileio import save_torch, write_json
 from scorerepro.core.seeding import derive_seed, seeded_generator
 from scorerepro.data.loading import load_split, to_float
+from scorerepro.metrics.fid import compute_statistics, fid_bootstrap
 from scorerepro.metrics.parzen import parzen_with_validation
 from scorerepro.papers.ae_mcmc.autoencoders import corrupt, encode
 from scorerepro.papers.ae_mcmc.chain import run_chain, sampling_mode, slerp
@@ -88,6 +92,21 @@ def _image_scores(images: torch.Tensor, dataset: str, params: dict, device, parz
     return out
 
 
+def reconstruction(decoded: torch.Tensor, images: torch.Tensor, mean_image: torch.Tensor) -> dict:
+    """How well d(e(x)) reproduces x: its mean squared error beside that of the mean training image (what a decoder
+    that ignores its code can reach), and the mean over images of the brightest decoded pixel (1 for digits at
+    full contrast; a capped decoder stays below its cap)."""
+    mse = float(((decoded - images) ** 2).mean())
+    floor = float(((mean_image - images) ** 2).mean())
+    return {"n": len(images), "mse": mse, "mse_mean_image": floor, "ratio_to_mean_image": mse / floor,
+            "max_pixel_mean": float(decoded.flatten(1).max(1).values.mean())}
+
+
+def latent_frechet_se(z: torch.Tensor, reference: torch.Tensor, n_boot: int = 200) -> float:
+    """The bootstrap standard error, over the chains, of the Frechet distance of {z_t} to the reference codes."""
+    return float(np.std(fid_bootstrap(z.double().numpy(), compute_statistics(reference), n_boot), ddof=1))
+
+
 def _confidence(images: torch.Tensor, dataset: str, device) -> np.ndarray | None:
     """The MNIST classifier's top-class probability per image (None where the dataset has no classifier)."""
     if not has_classifier(dataset):
@@ -111,6 +130,9 @@ def run_mode(exp: dict, nets: dict, chains: dict, params: dict, mode: str, test:
     with sampling_mode(nets, mode) as copies:
         s = Sampler(exp, copies, chains["batch_size"], params["seed"], f"ae_mcmc:{name}:{mode}", device)
         z_test = s.encodings(test)
+        decoded = torch.cat([copies["decoder"](z_test[i:i + s.batch_size].to(device)).cpu()
+                             for i in range(0, len(z_test), s.batch_size)])
+        result["reconstruction"] = reconstruction(decoded, test, to_float(train).mean(0))
         std = per_dim_std(z_test)
         result["encodings"] = {"n": len(z_test), "per_dim_std": std.tolist(), "mean_std": float(std.mean()),
                                "fraction_dims_std_below_1": float((std < 1).mean()),
@@ -120,6 +142,7 @@ def run_mode(exp: dict, nets: dict, chains: dict, params: dict, mode: str, test:
         record = sorted(set(steps) | set(image_steps))
         res = s.chains(z0, max(record), record)
         result["latent_frechet_to_encodings"] = {str(t): latent_frechet(res[t][0], z_test) for t in steps}
+        result["latent_frechet_to_encodings_se"] = {str(t): latent_frechet_se(res[t][0], z_test) for t in steps}
         result["latent_frechet_to_prior"] = {str(t): frechet_to_prior(res[t][0]) for t in steps}
         result["samples"] = {str(t): _image_scores(res[t][1], dataset, params, device, parzen_sets,
                                                    chains["inception"]) for t in image_steps}

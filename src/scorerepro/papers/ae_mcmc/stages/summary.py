@@ -10,7 +10,7 @@ import json
 import pandas as pd
 
 from scorerepro.core.fileio import write_text
-from scorerepro.papers.ae_mcmc.claims import evaluate_claims
+from scorerepro.papers.ae_mcmc.claims import evaluate
 from scorerepro.papers.ae_mcmc.experiment import experiment_settings
 from scorerepro.papers.ae_mcmc.locations import PAPER, RESULTS, results_dir
 from scorerepro.pipeline import paths
@@ -78,7 +78,7 @@ def run(params: dict) -> None:
         metrics[name] = json.loads(path.read_text())
     df = pd.DataFrame(_summary_rows(params, metrics))
     write_csv(df, RESULTS / "summary.csv")
-    table = pd.DataFrame(evaluate_claims(params, metrics))
+    table = evaluate(params)
     table.insert(0, "paper", PAPER)
     write_csv(table, paths.claims_rows_file(PAPER))
     board = leaderboard_rows(params, metrics)

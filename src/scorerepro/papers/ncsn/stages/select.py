@@ -85,11 +85,12 @@ def _row(step: int, parts: list[dict], exp: dict, params: dict, device, curve_me
     """One row of the FID-by-iteration table: the checkpoint's score on all shards, or where it diverged."""
     n = exp["select"]["n_samples"]
     if any(step in p.get("unscored_steps", ()) for p in parts):
-        return {"iteration": step, "fid": float("nan"), "metric": curve_metric, "n_samples": 0, "diverged": False,
-                "divergence": "", "scored": False}
+        return {"iteration": step, "fid": float("nan"), "fid_se": float("nan"), "metric": curve_metric,
+                "n_samples": 0, "diverged": False, "divergence": "", "scored": False}
     bad = next((p["diverged_by_step"][step] for p in parts if step in p.get("diverged_by_step", {})), None)
     if bad is not None:
-        return {"iteration": step, "fid": float("nan"), "metric": curve_metric, "n_samples": n, "diverged": True,
+        return {"iteration": step, "fid": float("nan"), "fid_se": float("nan"), "metric": curve_metric,
+                "n_samples": n, "diverged": True,
                 "divergence": f"level {bad['level']}, step {bad['step']}: {bad['message']}", "scored": True}
     use_inception = curve_metric == "fid_inception"
     imgs = torch.cat([p["images_by_step"][step] for p in parts])
@@ -97,8 +98,10 @@ def _row(step: int, parts: list[dict], exp: dict, params: dict, device, curve_me
     if curve_metric not in m:
         raise ValueError(f"select.metric {curve_metric} is not available for {exp['dataset']} "
                          f"(have: {sorted(m)}); use fid_inception")
-    return {"iteration": step, "fid": m[curve_metric], "metric": curve_metric, "n_samples": len(imgs),
-            "diverged": False, "divergence": "", "scored": True}
+    # the bootstrap standard error over this checkpoint's samples (NaN where the metric has none): the claims
+    # table needs it to tell a fluctuation between checkpoints from sampling noise
+    return {"iteration": step, "fid": m[curve_metric], "fid_se": m.get(curve_metric + "_se", float("nan")),
+            "metric": curve_metric, "n_samples": len(imgs), "diverged": False, "divergence": "", "scored": True}
 
 
 def _choose(table, metric: str, name: str):

@@ -33,7 +33,7 @@ def run(params: dict) -> None:
                 imgs = to_uint8(samples)
                 m = score(imgs, exp["dataset"], params, device, inception=metric == "fid_inception",
                           classifier=metric != "fid_inception")
-                row.update({metric: m[metric], "diverged": False,
+                row.update({metric: m[metric], f"{metric}_se": m.get(f"{metric}_se"), "diverged": False,
                             "mean_pixel": float(samples.mean()), "saturated_fraction":
                             float(((samples <= 0) | (samples >= 1)).float().mean())})
                 panels.append(imgs[0])

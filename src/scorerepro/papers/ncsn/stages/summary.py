@@ -136,7 +136,7 @@ def run(params: dict) -> None:
                "RefineNet). `*_mnist_classifier` metrics use the pipeline's MNIST classifier and are not "
                "comparable with Inception numbers. Toy-study numbers are in summary.csv and results/claims.md.\n\n"
                + to_markdown(shown, cols))
-    table = claims_mod.evaluate_claims(params, ncsn)
+    table = claims_mod.evaluate(params)
     table.insert(0, "paper", PAPER)
     write_csv(table, paths.claims_rows_file(PAPER))
     board = leaderboard_rows(params)
