@@ -1,4 +1,4 @@
-# Sourced by the device scripts (gpu_lease.sh, gpu_lease_profile.sh) from the repository root on the lent machine:
+# Sourced by the device scripts (gpu_lease.sh, gpu_lease_profile.sh) from the repository root on the GPU machine:
 # installs the carried wheels (.whl: what the machine's Python lacks), puts src/ on PYTHONPATH and writes
 # $OUT/device.txt (nvidia-smi, torch, CPU count).
 if [ -d .whl ]; then

@@ -9,7 +9,7 @@ Model FLOPs from scorerepro.nets.model_summary.summarize (convs + matmuls, multi
     python benchmarks/bench_ncsn_cpu_step.py --configs fp32,fp32+torch_elu   # the network's ELU vs torch.nn.ELU
 
 `torch_elu` in a configuration swaps the network's ELU (scorerepro.nets.activations: exp(x) - 1 on the CPU) for
-torch.nn.ELU (expm1), i.e. the network as it was before session 8.
+torch.nn.ELU (expm1), i.e. the network as it was before the project's CPU ELU.
 """
 
 from __future__ import annotations

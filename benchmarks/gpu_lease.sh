@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The GPU measurements of issue #15 in one short lease of the device machine (15 minutes of device time all told,
+# The GPU measurements in one short lease of the device machine (15 minutes of device time all told,
 # a machine start included; the tool's run has 10 minutes): run from the repository root there, with
 #   carry: data/processed/mnist_embedded data/reference/mnist_embedded/reference.json
 #          models/classifier/mnist_embedded .whl   (.whl: jsonschema, referencing, rpds-py, pytorch-fid wheels)

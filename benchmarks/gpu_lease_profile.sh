@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue #15 on a short GPU lease (15 minutes of device time, a machine start included; one call runs 10 minutes at
+# The gpu_h100 NCSN image study on a short GPU rental (15 minutes of device time, a machine start included; one call runs 10 minutes at
 # most): the gpu_h100 profile's NCSN image study, the four experiments side by side on the one GPU, through the
 # pipeline's own stages (benchmarks/gpu_profile_ncsn.py), ending in results/ncsn/claims.csv at the paper's MNIST
 # network. Run from the repository root on the device machine with

@@ -13,8 +13,7 @@ gpu_h100.yaml and the quick profile (tests/papers/ncsn/test_ncsn_stages.py keeps
 `--set PATH=VALUE` changes the profile at a dotted path (YAML value), e.g. `--set ncsn.defaults.training.n_iters=4`
 (a CPU dry run shrinks everything with them). Writes OUT/params.yaml, OUT/<experiment>/ (the chain's logs and
 chain.json), OUT/<stage>.log and OUT/profile.json; prints one `RESULT {json}` line. Like the chain, it writes where
-the pipeline does (models/ncsn, samples/ncsn, results/ncsn): run it in a copy of the checkout, or on the lent
-machine.
+the pipeline does (models/ncsn, samples/ncsn, results/ncsn): run it in a copy of the checkout, or on the GPU machine.
 
     python benchmarks/gpu_profile_ncsn.py --out /tmp/prof --chain-deadline-s 430 --deadline-s 560
 """

@@ -1,5 +1,5 @@
 """Image-grid figures (scorerepro.plots.images): a long title (an experiment's whole `reproduces` text, as the
-fig5_samples.png title carries) is wrapped inside the figure instead of running off both sides (issue #16)."""
+fig5_samples.png title carries) is wrapped inside the figure instead of running off both sides."""
 
 from __future__ import annotations
 

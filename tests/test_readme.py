@@ -1,6 +1,7 @@
-"""The README's commands and notes of issue #16 stay true: the CPU-only install names the torch/torchvision pair
+"""The README's commands and the notes it points to stay true: the CPU-only install names the torch/torchvision pair
 requirements.txt pins, the Snakemake 8 replacement for `--cluster` is spelled out, the dry-run alternatives and the
-`dvc plots show` caveats are there, and what `dvc plots show` writes is git-ignored."""
+`dvc plots show` caveats are in docs/comparing.md, every document the README names exists, and what `dvc plots show`
+writes is git-ignored."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 README = (REPO / "README.md").read_text()
+COMPARING = (REPO / "docs" / "comparing.md").read_text()
 
 
 def _pin(name: str) -> str:
@@ -31,12 +33,19 @@ def test_cluster_one_liner():
 
 
 def test_dry_run_alternatives_and_plots_notes():
-    section = README[README.index("dvc repro --dry"):][:600]
+    section = COMPARING[COMPARING.index("dvc repro --dry"):][:600]
     for cmd in ("snakemake -n", "dvc status", "dvc dag"):
-        assert cmd in README[README.index("dvc repro --dry") - 400:][:1000], cmd
+        assert cmd in COMPARING[COMPARING.index("dvc repro --dry") - 400:][:1000], cmd
     assert "fresh clone" in section
-    assert "dvc_plots/" in README and "cdn.jsdelivr.net" in README
-    assert "trained_setting.step_lr" in README and "--only-changed" in README and "-A" in README
+    assert "dvc_plots/" in COMPARING and "cdn.jsdelivr.net" in COMPARING
+    assert "trained_setting.step_lr" in COMPARING and "--only-changed" in COMPARING and "-A" in COMPARING
+    assert "docs/comparing.md" in README and "snakemake -n" in README
+
+
+def test_every_path_the_readme_names_exists():
+    named = set(re.findall(r"`((?:docs|src|workflow|benchmarks|tests)/[\w./-]+)`", README))
+    missing = sorted(p for p in named if "<" not in p and not (REPO / p).exists())
+    assert len(named) > 10 and not missing, f"README names paths that do not exist: {missing}"
 
 
 def test_dvc_plots_output_is_git_ignored():

@@ -59,7 +59,7 @@ def test_stage_of_maps_markers_and_outputs():
 
 def test_only_stages_with_an_up_to_date_upstream_are_trusted(tmp_path):
     """ancient() inputs only where DVC holds the stage AND everything upstream of it up to date: below a changed
-    stage, Snakemake must rerun what reads the changed outputs (issue #16)."""
+    stage, Snakemake must rerun what reads the changed outputs."""
     upstream = {"train": set(), "select_sample": {"train"}, "select": {"select_sample"}, "sample": {"select"},
                 "evaluate": {"sample"}, "toy": set(), "summary": {"evaluate", "toy"}}
     stages = {s: [f"out/{s}"] for s in upstream}

@@ -1,4 +1,4 @@
-"""No silent stale results (issue #16): after any sequence of Snakemake runs, `dvc repro`, parameter edits,
+"""No silent stale results: after any sequence of Snakemake runs, `dvc repro`, parameter edits,
 `dvc exp run` and `git checkout` / `dvc checkout`, DVC and Snakemake agree on what is stale, and dvc.lock never
 records an output as current unless the stage that makes it ran with the current params and inputs.
 

@@ -1,5 +1,5 @@
 """`scorerepro use-profile`: after a switch, the folders of experiments and datasets the new profile does not have
-are named (and kept), so a stale result folder is not mistaken for one of the new profile's (issue #16)."""
+are named (and kept), so a stale result folder is not mistaken for one of the new profile's."""
 
 from __future__ import annotations
 

@@ -26,7 +26,7 @@ Two hooks close the gap, both wired in workflow/rules/common.smk:
       to date is left to Snakemake's rules: its upstream job will run, and Snakemake reruns every job
       downstream of a job it runs unless all the inputs it takes from that job are ancient() -- which is how
       the first version of this module let evaluate, neighbours, the tables... keep results made from the old
-      samples after a sampling parameter changed (issue #16). `--forceall` / `-f` trust nothing; `--forcerun
+      samples after a sampling parameter changed. `--forceall` / `-f` trust nothing; `--forcerun
       RULE` trusts nothing downstream of RULE's stages.
    b. Where Snakemake metadata of an output of an up-to-date stage no longer describes the file on disk (DVC
       rewrote or restored it since Snakemake recorded it: the recorded end time differs from the file's mtime),

@@ -1,4 +1,4 @@
-"""NCSN's claims table (papers/ncsn/claims.py) on the tiny profile's kind of run (issue #16): a claim judged on
+"""NCSN's claims table (papers/ncsn/claims.py) on the tiny profile's kind of run: a claim judged on
 too little data, or on another setting than the one it is about, says `untested` and why; the notes describe the
 run that was made (a 3-level model is not called 10-level)."""
 

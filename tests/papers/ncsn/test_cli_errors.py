@@ -1,4 +1,4 @@
-"""Errors through the CLI (issue #17, item 7): each failure a user can act on prints one message naming the file
+"""Errors through the CLI: each failure a user can act on prints one message naming the file
 and the fix, no traceback (`--verbose` shows it), and exits with its own non-zero code: the codes README.md (Reliability) lists, from core/errors.py."""
 
 from __future__ import annotations

@@ -192,7 +192,7 @@ def _sha256(t: torch.Tensor) -> str:
 
 
 def test_a_sane_chain_gives_the_samples_it_gave_before_the_divergence_bounds():
-    """sample_batches now holds every chain to image_chain_bounds (issue #17, item 1). The check only reads the
+    """sample_batches now holds every chain to image_chain_bounds. The check only reads the
     state, so a sane chain's samples, snapshots and inpainted pixels are bit-identical to the code before it: the
     hashes below were made by that code (commit 2064acd) on the CPU, where these element-wise updates and the
     generator's numbers are the same on every machine."""

@@ -319,7 +319,7 @@ def test_bad_arguments_are_named():
         annealed_langevin(net, x, [1.0, 0.0], 10, 0.1)
 
 
-# ---------------------------------------------------------------- divergence before overflow (issue #17, item 1)
+# ---------------------------------------------------------------- divergence before overflow
 
 def _bounded_score(x, labels):
     # Like a RefineNet far from its data (instance norms make its output scale-free): the score stays bounded,

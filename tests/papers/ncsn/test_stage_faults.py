@@ -1,4 +1,4 @@
-"""Faults of issue #17 at the NCSN stages, on a tiny trained run (conftest.py): a runaway sampler (item 1) and
+"""Faults at the NCSN stages, on a tiny trained run (conftest.py): a runaway sampler (item 1) and
 stale or leftover sample shards (item 6)."""
 
 from __future__ import annotations

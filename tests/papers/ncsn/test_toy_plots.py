@@ -1,4 +1,4 @@
-"""Legibility of the toy figures (issue #16): fig1_manifold's symlog panel has a y label and no overlapping tick
+"""Legibility of the toy figures: fig1_manifold's symlog panel has a y label and no overlapping tick
 labels; fig2_scores' error-map title does not run under the colorbar. Checked on the drawn figure (text extents
 from the Agg renderer), not on the PNG."""
 
