@@ -58,7 +58,9 @@ def test_features_probabilities_and_scores(digits, trained):
     assert (probs.argmax(1) == yte).mean() == pytest.approx(trained[1]["test_accuracy"])
     ref = compute_statistics(feats)
     scores = classifier_scores(model, xte, ref)
-    assert set(scores) == {"fid_mnist_classifier", "is_mnist_classifier_mean", "is_mnist_classifier_std"}
+    assert set(scores) == {"fid_mnist_classifier", "fid_mnist_classifier_se", "is_mnist_classifier_mean",
+                           "is_mnist_classifier_std"}
+    assert scores["fid_mnist_classifier_se"] > 0  # resamples of the set are not the set
     assert abs(scores["fid_mnist_classifier"]) < 1e-6  # the test set against its own statistics
     assert 1.0 < scores["is_mnist_classifier_mean"] <= 10.0
     # a single class of digits scores far lower than the balanced set

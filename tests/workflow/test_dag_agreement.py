@@ -298,8 +298,9 @@ DVC_MUTATIONS = {
     "output path changed in dvc.yaml": ("results/ncsn/${key}/neighbours.json", "results/ncsn/${key}/nn.json"),
     "command changed in dvc.yaml": ("cmd: scorerepro ncsn inpaint ${key}",
                                     "cmd: scorerepro ncsn inpaint ${key} --fast"),
-    "params key changed in dvc.yaml": ('params: [ncsn.defaults.neighbours, "ncsn.experiments.${key}.neighbours"]',
-                                       'params: [seed, ncsn.defaults.neighbours, '
+    "params key changed in dvc.yaml": ('params: [threads, ncsn.defaults.neighbours, '
+                                       '"ncsn.experiments.${key}.neighbours"]',
+                                       'params: [threads, seed, ncsn.defaults.neighbours, '
                                        '"ncsn.experiments.${key}.neighbours"]'),
     "dependency dropped in dvc.yaml": ('cmd: scorerepro ncsn evaluate ${key}\n'
                                        '      deps: ["samples/ncsn/${key}/eval", ',
@@ -334,8 +335,8 @@ SMK_MUTATIONS = {
                                    'dvc_inputs("results/claims.csv", code("claims")),'),
     "code dependencies changed in Snakemake": ("workflow/rules/ncsn.smk", 'code("ncsn_evaluate")',
                                                'code("ncsn_sample")'),
-    "params key changed in Snakemake": ("workflow/rules/shared.smk", 'dvc_params("seed", "classifier")',
-                                        'dvc_params("classifier")'),
+    "params key changed in Snakemake": ("workflow/rules/shared.smk", 'dvc_params("threads", "seed", "classifier")',
+                                        'dvc_params("threads", "classifier")'),
     "completion marker changed in Snakemake": ("workflow/rules/common.smk",
                                                '"ncsn_train": "models/ncsn/{experiment}/completed.json",',
                                                '"ncsn_train": "models/ncsn/{experiment}/done.json",'),
@@ -352,8 +353,8 @@ SMK_MUTATIONS = {
                                             "for f in code_deps.expand(declared, workflow.basedir)]",
                                             "for f in code_deps.expand(declared, workflow.basedir)[1:]]"),
     "ae_mcmc params key changed in Snakemake": ("workflow/rules/ae_mcmc.smk",
-                                                'dvc_params("ae_mcmc.experiments", "ae_mcmc.chains")',
-                                                'dvc_params("ae_mcmc.chains")'),
+                                                'dvc_params("threads", "ae_mcmc.experiments", "ae_mcmc.chains")',
+                                                'dvc_params("threads", "ae_mcmc.chains")'),
 }
 
 
