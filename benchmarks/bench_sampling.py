@@ -115,7 +115,6 @@ def bench_one(name: str, net_eval: torch.nn.Module, spec: dict, batch: int, devi
           f"at 1,000 evaluations: {img_s_full:.3f} samples/s; 50k samples ~ {rec['hours_eval_50k']:.2f} h; "
           f"selection 40 x 1,000 ~ {rec['hours_select_40x1000']:.2f} h; peak mem {rec['peak_mem_gib']} GiB "
           f"(warm-up {warm_s:.1f} s)")
-    del out, score
     return rec
 
 

@@ -118,7 +118,6 @@ def bench_one(name: str, spec: dict, images: torch.Tensor, bs: int, flip: bool, 
           f"(frac of datasheet bf16 {fr[0]}, of measured bf16 matmul {fr[1]}, of same-dtype matmul {fr[2]}), "
           f"peak mem {rec['peak_mem_gib']} GiB, 200k iterations ~ {rec['projected_hours_200k']:.2f} h "
           f"(warm-up {warm_s:.1f} s)")
-    del model, optimizer, train_model, data, pending
     return rec
 
 

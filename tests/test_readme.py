@@ -20,7 +20,7 @@ def _pin(name: str) -> str:
 
 
 def test_cpu_install_uses_the_pinned_pair_and_pytorchs_cpu_index():
-    line = next((l for l in README.splitlines() if "download.pytorch.org/whl/cpu" in l), None)
+    line = next((ln for ln in README.splitlines() if "download.pytorch.org/whl/cpu" in ln), None)
     assert line is not None, "README: no CPU-only install line"
     assert f"torch=={_pin('torch')}" in line and f"torchvision=={_pin('torchvision')}" in line, line
     assert "--index-url https://download.pytorch.org/whl/cpu" in line

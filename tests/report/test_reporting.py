@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import fnmatch
-import json
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 import yaml
 
 from scorerepro import compare, reporting

@@ -139,7 +139,7 @@ def test_stage_of_maps_every_snakemake_marker_to_its_dvc_stage(ws, monkeypatch):
 def test_dvcignore_hides_snakemake_timestamps():
     """Snakemake writes .snakemake_timestamp into directory outputs; DVC must not hash it, or a folder made by
     Snakemake and the same folder made by DVC get different hashes (and downstream stages rerun)."""
-    lines = [l.strip() for l in (REPO / ".dvcignore").read_text().splitlines()]
+    lines = [ln.strip() for ln in (REPO / ".dvcignore").read_text().splitlines()]
     assert ".snakemake_timestamp" in lines, "add the line `.snakemake_timestamp` to .dvcignore"
 
 

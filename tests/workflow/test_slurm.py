@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from workflow_helpers import TINY_PARAMS, dvc, make_workspace, snakemake
+from workflow_helpers import dvc, make_workspace, snakemake
 
 pytestmark = pytest.mark.slow
 

@@ -53,7 +53,7 @@ EXTRA_STAGES = {
 def ws(tmp_path_factory):
     root = make_workspace(tmp_path_factory.mktemp("lock"), TINY_PARAMS, dvc=True)
     with open(root / "dvc.yaml", "a") as f:  # appended under `stages:`, the file's last top-level key
-        f.write("\n" + "\n".join("  " + l for l in yaml.safe_dump(EXTRA_STAGES, sort_keys=False).splitlines()) + "\n")
+        f.write("\n" + "\n".join("  " + ln for ln in yaml.safe_dump(EXTRA_STAGES, sort_keys=False).splitlines()) + "\n")
     with open(root / "Snakefile", "a") as f:
         f.write(EXTRA_RULES)
     snakemake(root, "--cores", "2", *TARGETS)
@@ -161,5 +161,5 @@ def test_a_stale_stage_snakemake_cannot_remake_is_refused(ws):
     assert "cannot be remade" in out and "handmade: handmade_input.txt" in out, out
     assert (ws / "dvc.lock").read_text() == lock_before
     control = snakemake(ws, "--cores", "2", "handmade_consumer.txt", env=tool_env(ws, SCOREREPRO_DVC_INTEROP="0"))
-    assert "handmade" not in {l.split()[1].rstrip(":") for l in control.stdout.splitlines()
-                              if l.startswith(("rule ", "localrule "))}, "Snakemake alone skips the stale job"
+    assert "handmade" not in {ln.split()[1].rstrip(":") for ln in control.stdout.splitlines()
+                              if ln.startswith(("rule ", "localrule "))}, "Snakemake alone skips the stale job"

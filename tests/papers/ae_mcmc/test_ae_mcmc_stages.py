@@ -11,7 +11,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
-import yaml
 
 from scorerepro.config import ParamsError, experiment, load_params, validate_params
 

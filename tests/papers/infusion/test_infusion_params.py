@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
-import pytest
 
 from scorerepro.config import load_params
 from scorerepro.papers.infusion.params_checks import check_params

@@ -4,11 +4,9 @@ table has the shared columns and verdicts, a finished training is not redone, th
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pandas as pd
-import pytest
 import torch
 
 from scorerepro.pipeline.evidence import ROW_COLUMNS, VERDICTS

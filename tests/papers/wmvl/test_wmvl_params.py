@@ -4,7 +4,6 @@ from pathlib import Path
 
 import copy
 
-import pytest
 import yaml
 
 from scorerepro.config import experiment, load_params
@@ -22,7 +21,7 @@ def test_paper_mnist_profile_has_table1_and_table2_settings():
     exps = {n: experiment(p, "wmvl", n) for n in p["wmvl"]["experiments"]}
     vaes = {(e["model"]["kind"], e["model"]["latent"], e["model"]["latent_dim"]) for e in exps.values()
             if e["model"]["kind"].startswith("vae")}
-    assert vaes == {(k, l, d) for k in ("vae_explicit", "vae_implicit") for l in ("euclidean", "sphere") for d in (8, 32)}
+    assert vaes == {(k, ln, d) for k in ("vae_explicit", "vae_implicit") for ln in ("euclidean", "sphere") for d in (8, 32)}
     for e in exps.values():
         assert e["dataset"] == "mnist" and e["training"]["batch_size"] == 128 and e["model"]["hidden"] == 256
         assert e["training"]["n_iters"] == (200_000 if e["model"]["kind"].startswith("wae") else 100_000)
