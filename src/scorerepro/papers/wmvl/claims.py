@@ -20,7 +20,7 @@ import pandas as pd
 from scorerepro.config import experiment
 from scorerepro.papers.wmvl.locations import results_dir, synthetic_dir
 from scorerepro.pipeline.evidence import (ROW_COLUMNS, Gate, Interval, bootstrap_interval, claim_row, decide,
-                                          difference_interval, mean_interval, normal_interval, threshold_gate)
+                                          difference_interval, normal_interval, threshold_gate)
 
 # A WAE whose FID is more than this multiple of the real digits' same-n floor draws blobs, not digits.
 FID_FLOOR_FACTOR = 10.0

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from scorerepro.core.fileio import save_torch, write_json
-from scorerepro.core.seeding import derive_seed, seeded_generator
+from scorerepro.core.seeding import seeded_generator
 from scorerepro.data.loading import load_split, to_float
 from scorerepro.metrics.fid import compute_statistics, fid_bootstrap
 from scorerepro.metrics.parzen import parzen_with_validation
