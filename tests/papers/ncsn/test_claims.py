@@ -170,3 +170,36 @@ def test_image_claim_gate_describes_the_profiles_model(tmp_path, monkeypatch):
     gates = " ".join(r["gate"] for r in table)
     assert "10-level" not in gates and "tiny_ncsn (3-level model)" in gates
     assert all(r["holds"] == "untested" for r in table)
+
+
+def _region(mean, se, n=500, rel=0.2):
+    return {"grid_points": n, "mean_abs_error": mean, "se_abs_error": se, "mean_rel_error": rel}
+
+
+@pytest.mark.parametrize("lo, hi, rel, verdict", [
+    ((3.0, 0.05), (0.2, 0.01), 0.2, "yes"),            # low-density error 15x the dense one
+    ((0.1, 0.005), (0.2, 0.01), 0.2, "no"),            # low-density error below the dense one
+    ((0.21, 0.02), (0.2, 0.02), 0.2, "inconclusive"),  # within the noise
+    ((3.0, 0.05), (0.2, 0.01), 0.9, "untested"),       # the network has not learned the dense region
+])
+def test_score_error_ratio_is_decided_by_its_interval_and_gated(lo, hi, rel, verdict):
+    fig2 = {"error_low_density": _region(*lo), "error_high_density": _region(*hi, rel=rel),
+            "regions": {"rule": "r"}}
+    assert claims._score_error_claim(fig2)["holds"] == verdict
+
+
+def _sweep(distances: list[float | None], std: float) -> dict:
+    runs = [{"eps": e, "diverged": d is None, "energy_distance_to_exact": d}
+            for e, d in zip([0.1, 0.03, 0.01, 0.003, 0.001][:len(distances)], distances)]
+    return {"energy_distance_noise_floor": {"std": std, "n_points": 1280}, "settings": {"eps_grid": [0] * len(runs)},
+            "runs": {"official": runs}, "summary": {"official": {"best_eps": 0.01, "diverged_eps": []}},
+            "distance": "energy distance"}
+
+
+@pytest.mark.parametrize("distances, std, verdict", [
+    ([None, 0.5, 0.01, 0.4, 3.7], 0.002, "yes"),            # diverged at large eps, worse at small eps
+    ([None, 0.5, 0.01, 0.012, 0.011], 0.002, "inconclusive"),  # the small-eps end within the noise
+    ([None, 0.5, 0.3, 0.2, 0.01], 0.002, "no"),              # the best eps is the smallest: no U-shape
+])
+def test_step_sweep_u_shape_needs_both_ends_worse_beyond_the_noise(distances, std, verdict):
+    assert claims._step_sweep_claim(_sweep(distances, std))["holds"] == verdict

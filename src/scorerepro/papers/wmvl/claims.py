@@ -41,12 +41,18 @@ def within(interval: Interval, low: float, high: float) -> str:
     return "no" if interval.high < low or interval.low > high else "inconclusive"
 
 
+def _at_most(eps: float, limit: float) -> bool:
+    """eps <= limit for grid values that are settings, not measurements: a float-rounding difference between the
+    grid and the limit (1e-3 written two ways) must not drop a grid point."""
+    return eps <= limit * (1 + 1e-4)
+
+
 def slope_interval(rows: list[dict], estimator: str, cv: bool, eps_max: float) -> Interval:
     """Least-squares slope of log variance against log eps over eps <= eps_max, with its t interval."""
     from scipy import stats
 
     pts = [(r["eps"], r["variance"]) for r in rows
-           if r["estimator"] == estimator and r["control_variate"] == cv and r["eps"] <= eps_max]
+           if r["estimator"] == estimator and r["control_variate"] == cv and _at_most(r["eps"], eps_max)]
     e, v = np.log(np.array(pts)).T
     fit = stats.linregress(e, v)
     if len(e) < 3:
@@ -88,7 +94,7 @@ def _banana_claims(c: dict) -> list[dict]:
 
 def _bias_row(m: dict, c: dict, src: str, size: str) -> dict:
     """The relative mean difference MVL - SSM at each small eps; its z statistic gives the standard error."""
-    small = [r for r in m["rows"] if r["estimator"] == "mvl" and r["control_variate"] and r["eps"] <= c["small_eps"]]
+    small = [r for r in m["rows"] if r["estimator"] == "mvl" and r["control_variate"] and _at_most(r["eps"], c["small_eps"])]
     n = m["settings"]["K"] * m["settings"]["M"]
     scale = abs(m["exact_sm_mean"])
     worst = max(small, key=lambda r: abs(r["mean_minus_ssm"]))
