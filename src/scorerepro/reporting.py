@@ -52,6 +52,14 @@ def caption_for(rel_path: str, captions: list[tuple[str, str]]) -> str | None:
     return None
 
 
+def _shown(value: str) -> str:
+    """A cell as people read it: a float with more digits than it carries information is shown to 4 significant
+    digits (the CSV keeps them all); anything else as it is."""
+    if re.fullmatch(r"-?\d+\.\d{5,}(e-?\d+)?", value):
+        return f"{float(value):.4g}"
+    return value
+
+
 def table_html(csv_path: Path) -> str:
     """The CSV as an HTML table, every column it has; a verdict cell (`holds`, `verdict`) is coloured by value."""
     with open(csv_path, newline="") as f:
@@ -67,7 +75,7 @@ def table_html(csv_path: Path) -> str:
         cells = []
         for i, value in enumerate(row):
             cls = f' class="sr-{re.sub(r"[^a-z]", "", value.lower())}"' if i in verdict_cols else ""
-            cells.append(f"<td{cls}>{html.escape(value)}</td>")
+            cells.append(f"<td{cls}>{html.escape(_shown(value))}</td>")
         out.append("<tr>" + "".join(cells) + "</tr>")
     out.append("</tbody></table>")
     return "".join(out)

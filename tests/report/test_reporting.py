@@ -109,3 +109,12 @@ def test_compare_renders_nothing_changed():
 def test_compare_leaves_out_a_metric_that_is_nan_on_both_sides():
     diff = {"metrics": {"m.json": {"rho": {"old": float("nan"), "new": float("nan")}, "fid": {"old": 1.0, "new": 2.0}}}}
     assert [r[2] for r in compare.rows(diff)] == ["fid"]
+
+
+def test_long_floats_are_shown_to_four_significant_digits(tmp_path):
+    from scorerepro.reporting import table_html
+
+    path = tmp_path / "t.csv"
+    path.write_text("claim,estimate,n,note\nc,0.7553565206732605,1280.0,ratio 16.2168579\n")
+    out = table_html(path)
+    assert "<td>0.7554</td>" in out and "<td>1280.0</td>" in out and "ratio 16.2168579" in out
