@@ -203,3 +203,11 @@ def _sweep(distances: list[float | None], std: float) -> dict:
 ])
 def test_step_sweep_u_shape_needs_both_ends_worse_beyond_the_noise(distances, std, verdict):
     assert claims._step_sweep_claim(_sweep(distances, std))["holds"] == verdict
+
+
+def test_score_error_ratio_without_standard_errors_is_untested():
+    # a region of one grid point has no standard error (the study records None, which JSON can hold)
+    fig2 = {"error_low_density": _region(3.0, None, n=1), "error_high_density": _region(0.2, 0.01),
+            "regions": {"rule": "r"}}
+    row = claims._score_error_claim(fig2)
+    assert row["holds"] == "untested" and "fewer than 2 grid points" in row["note"]

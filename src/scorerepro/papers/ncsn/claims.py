@@ -119,7 +119,7 @@ def _score_error_claim(fig2: dict) -> dict:
     gate = threshold_gate("toy score network has learned the dense region", hi.get("mean_rel_error"),
                           TOY_SCORE_GATE, "mean relative score error where log p >= its 0.2-quantile < 0.5")
     interval = None
-    if "se_abs_error" in hi and "se_abs_error" in lo:
+    if hi.get("se_abs_error") is not None and lo.get("se_abs_error") is not None:
         se_log = math.hypot(lo["se_abs_error"] / lo["mean_abs_error"], hi["se_abs_error"] / hi["mean_abs_error"])
         z = normal_interval(0.0, 1.0, 1, "").high
         interval = Interval(ratio, ratio * math.exp(-z * se_log), ratio * math.exp(z * se_log),
@@ -128,8 +128,8 @@ def _score_error_claim(fig2: dict) -> dict:
     holds = decide(interval, 1.0) if interval else "untested"
     return claim_row("Estimated scores are accurate where data is dense and inaccurate in low-density regions",
                      "NCSN Fig. 2; seed 000 Fig. 2", f"mean |error| low/high density = {ratio:.2f}", holds,
-                     fig2["regions"]["rule"] + ("" if interval else "; no standard errors recorded: rerun "
-                                                "`scorerepro ncsn toy fig2_scores`"),
+                     fig2["regions"]["rule"] + ("" if interval else "; no standard error: a region holds fewer than 2 grid "
+                                                "points (toy.fig2_scores.grid_size, quantiles)"),
                      interval=interval, gates=[gate])
 
 
