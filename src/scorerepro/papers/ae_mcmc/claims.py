@@ -218,12 +218,17 @@ def evaluate_claims(params: dict, metrics: dict[str, dict]) -> list[dict]:
     return rows
 
 
-def evaluate(params: dict) -> pd.DataFrame:
-    """Every claim, read from results/ae_mcmc/<model>/chains.json only."""
+def load_chain_metrics(params: dict) -> dict[str, dict]:
+    """Every model's results/ae_mcmc/<model>/chains.json, or an error naming the stage that writes a missing one."""
     metrics = {}
     for name in params["ae_mcmc"]["experiments"]:
         path = results_dir(name) / "chains.json"
         if not path.is_file():
             raise FileNotFoundError(f"{path} is missing: run `scorerepro ae_mcmc chains {name}`")
         metrics[name] = json.loads(path.read_text())
-    return pd.DataFrame(evaluate_claims(params, metrics), columns=ROW_COLUMNS)
+    return metrics
+
+
+def evaluate(params: dict) -> pd.DataFrame:
+    """Every claim, read from results/ae_mcmc/<model>/chains.json only."""
+    return pd.DataFrame(evaluate_claims(params, load_chain_metrics(params)), columns=ROW_COLUMNS)

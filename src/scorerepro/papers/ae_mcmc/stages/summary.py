@@ -5,12 +5,11 @@ scored by pipeline.scoring.score in the chains stage)."""
 
 from __future__ import annotations
 
-import json
 
 import pandas as pd
 
 from scorerepro.core.fileio import write_text
-from scorerepro.papers.ae_mcmc.claims import evaluate
+from scorerepro.papers.ae_mcmc.claims import evaluate, load_chain_metrics
 from scorerepro.papers.ae_mcmc.experiment import experiment_settings
 from scorerepro.papers.ae_mcmc.locations import PAPER, RESULTS, results_dir
 from scorerepro.pipeline import paths
@@ -70,12 +69,7 @@ def leaderboard_rows(params: dict, metrics: dict) -> pd.DataFrame:
 
 
 def run(params: dict) -> None:
-    metrics = {}
-    for name in params["ae_mcmc"]["experiments"]:
-        path = results_dir(name) / "chains.json"
-        if not path.is_file():
-            raise FileNotFoundError(f"{path} is missing: run `scorerepro ae_mcmc chains {name}`")
-        metrics[name] = json.loads(path.read_text())
+    metrics = load_chain_metrics(params)
     df = pd.DataFrame(_summary_rows(params, metrics))
     write_csv(df, RESULTS / "summary.csv")
     table = evaluate(params)
