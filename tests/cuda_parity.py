@@ -110,3 +110,14 @@ def assert_parity(steps: Callable[[torch.device], dict[str, torch.Tensor]], *, r
         tol = (0.0, 0.0) if device.type == "cpu" else (rtol, atol)
         torch.testing.assert_close(got[key], ref[key], rtol=tol[0], atol=tol[1], msg=lambda m: f"{key}: {m}")
     return ref
+
+
+def assert_fast_path_close(steps: Callable[..., dict[str, torch.Tensor]], key: str, *, rtol: float,
+                           atol: float = 0.0) -> None:
+    """On CUDA, `steps(device, fast=True)` (bf16 autocast, compile) gives finite tensors, and its `key` is within
+    rtol/atol of the plain float32 run's: bf16 keeps 8 bits of mantissa, so a loss stays within a few percent."""
+    cuda = torch.device("cuda")
+    plain = run_on(cuda, steps)
+    fast = run_on(cuda, lambda d: steps(d, fast=True))
+    assert all(torch.isfinite(v).all() for v in fast.values())
+    torch.testing.assert_close(fast[key], plain[key], rtol=rtol, atol=atol)
