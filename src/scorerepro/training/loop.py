@@ -17,7 +17,7 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Protocol, runtime_checkable
+from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol, runtime_checkable
 
 import torch
 from torch import nn
@@ -320,22 +320,8 @@ def train_loop(networks: Mapping[str, nn.Module], optimizers: Mapping[str, Optim
         raise TypeError(f"cfg must be a LoopConfig, got {type(cfg).__name__} (TrainConfig.loop_config() "
                         f"converts a single-network config)")
     ema = dict(ema or {})
-    if not networks:
-        raise ValueError("train_loop needs at least one network")
-    for name, net in networks.items():
-        _check_name("network", name)
-        if not isinstance(net, nn.Module):
-            raise TypeError(f"network {name!r} is a {type(net).__name__}, not a torch.nn.Module")
-    if not optimizers:
-        raise ValueError("train_loop needs at least one optimiser")
-    for name, spec in optimizers.items():
-        _check_name("optimiser", name)
-        if not isinstance(spec, OptimizerSpec):
-            raise TypeError(f"optimiser {name!r} is a {type(spec).__name__}, not an OptimizerSpec")
-        unknown = [n for n in spec.params_of if n not in networks]
-        if unknown:
-            raise ValueError(f"optimiser {name!r} trains {unknown}, which are not among the networks "
-                             f"{sorted(networks)}")
+    _check_networks(networks)
+    _check_optimizers(optimizers, networks)
     for name, rate in ema.items():
         if name not in networks:
             raise ValueError(f"ema asks to average network {name!r}, which is not among {sorted(networks)}")
@@ -347,6 +333,28 @@ def train_loop(networks: Mapping[str, nn.Module], optimizers: Mapping[str, Optim
         raise ValueError(f"divergence_factor={divergence_factor!r}: expected a number above 1 (inf: no bound)")
     return _run(dict(networks), dict(optimizers), step_fn, _batch_fn(data), cfg, settings, config_record, ema,
                 Path(out_dir), resume, on_mismatch, ignore_record_keys, float(divergence_factor))
+
+
+def _check_networks(networks: Mapping[str, nn.Module]) -> None:
+    if not networks:
+        raise ValueError("train_loop needs at least one network")
+    for name, net in networks.items():
+        _check_name("network", name)
+        if not isinstance(net, nn.Module):
+            raise TypeError(f"network {name!r} is a {type(net).__name__}, not a torch.nn.Module")
+
+
+def _check_optimizers(optimizers: Mapping[str, OptimizerSpec], networks: Mapping[str, nn.Module]) -> None:
+    if not optimizers:
+        raise ValueError("train_loop needs at least one optimiser")
+    for name, spec in optimizers.items():
+        _check_name("optimiser", name)
+        if not isinstance(spec, OptimizerSpec):
+            raise TypeError(f"optimiser {name!r} is a {type(spec).__name__}, not an OptimizerSpec")
+        unknown = [n for n in spec.params_of if n not in networks]
+        if unknown:
+            raise ValueError(f"optimiser {name!r} trains {unknown}, which are not among the networks "
+                             f"{sorted(networks)}")
 
 
 def train(model: nn.Module, loss_fn: LossFn, data: BatchSource | Callable[[int, torch.Generator], Any],
@@ -402,6 +410,16 @@ def _run(networks: dict[str, nn.Module], specs: dict[str, OptimizerSpec], step_f
     if cfg.fused_adam and device.type != "cuda":
         raise ValueError(f"TrainConfig.fused_adam=True needs a CUDA device, the run is on {device}; set "
                          f"fused_adam to false on this machine")
+    with _locked_plan(ctx, out_dir, record, settings, cfg.n_iters, resume, on_mismatch, ignore) as plan:
+        return _train(networks, specs, step_fn, batch_fn, cfg, settings, record, ema_rates, out_dir, plan, ctx,
+                      device, divergence_factor)
+
+
+@contextlib.contextmanager
+def _locked_plan(ctx: D.DistContext, out_dir: Path, record: dict, settings: dict, n_iters: int, resume: bool,
+                 on_mismatch: str, ignore: tuple[str, ...]) -> Iterator[dict]:
+    """Rank 0 locks out_dir (until the block ends) and plans the run; every rank gets the plan, or raises rank 0's
+    error."""
     lock: RunLock | None = None
     try:
         plan: dict | None = None
@@ -412,7 +430,7 @@ def _run(networks: dict[str, nn.Module], specs: dict[str, OptimizerSpec], step_f
                 out_dir.mkdir(parents=True, exist_ok=True)
                 lock = RunLock.acquire(out_dir)
                 remove_stale_temps(out_dir)  # only now: another live trainer's temporaries look the same
-                plan = _plan(out_dir, record, settings, cfg.n_iters, resume, on_mismatch, ignore)
+                plan = _plan(out_dir, record, settings, n_iters, resume, on_mismatch, ignore)
             except Exception as e:  # noqa: BLE001 - forwarded to every rank, re-raised there
                 failure = e
                 plan = {"error": type(e).__name__, "message": str(e)}
@@ -421,192 +439,294 @@ def _run(networks: dict[str, nn.Module], specs: dict[str, OptimizerSpec], step_f
             if failure is not None:
                 raise failure
             raise _ERRORS.get(plan["error"], TrainingError)(plan["message"])
-        return _train(networks, specs, step_fn, batch_fn, cfg, settings, record, ema_rates, out_dir, plan, ctx,
-                      device, divergence_factor)
+        yield plan
     finally:
         if lock is not None:
             lock.release()
 
 
+@dataclass
+class _Run:
+    """What one call trains, where, and from which step: the state every part of the loop below shares."""
+
+    networks: dict[str, nn.Module]  # the plain networks: checkpointed and averaged
+    nets: dict[str, nn.Module]  # the same, DDP- and torch.compile-wrapped where the run uses them: step_fn calls these
+    optimizers: dict[str, torch.optim.Optimizer]
+    emas: dict[str, EMA]
+    cfg: LoopConfig
+    ctx: D.DistContext
+    device: torch.device
+    out_dir: Path
+    record: dict  # the experiment's configuration, stored in every checkpoint
+    settings: dict  # the run settings, stored in every checkpoint
+    start_step: int  # the step this call resumed from (0: fresh)
+    rows: tuple[int, int]  # this rank's rows [start, stop) of the global batch
+
+    @property
+    def ckpt_dir(self) -> Path:
+        return self.out_dir / CHECKPOINT_DIR
+
+
 def _train(networks: dict[str, nn.Module], specs: dict[str, OptimizerSpec], step_fn: StepFn, batch_fn: Callable,
            cfg: LoopConfig, settings: dict, record: dict, ema_rates: dict[str, float], out_dir: Path, plan: dict,
            ctx: D.DistContext, device: torch.device, divergence_factor: float) -> LoopResult:
-    start_row, stop_row = D.shard_bounds(cfg.batch_size, ctx.rank, ctx.world_size)
-    ckpt_dir = out_dir / CHECKPOINT_DIR
+    run = _restore_run(networks, specs, cfg, settings, record, ema_rates, out_dir, plan, ctx, device)
+    if plan["action"] == "done":
+        D.barrier(ctx)
+        return LoopResult(networks, run.emas, out_dir, out_dir / FINAL_NAME, run.start_step, run.start_step, None,
+                          0.0, {"already_complete": True})
+    losses = _LossRecorder(run, plan.get("first_losses"), divergence_factor)
+    seconds = _run_steps(run, step_fn, batch_fn, losses)
     extra = {"superseded": plan["superseded"]} if "superseded" in plan else {}
+    final = _write_completion(run, losses, seconds, extra)
+    D.barrier(ctx)
+    return LoopResult(networks, run.emas, out_dir, final, cfg.n_iters, run.start_step, losses.last, seconds, extra)
 
-    # Networks, optimisers and EMAs on the device; their states from the checkpoint when resuming.
+
+# ----------------------------------------------------------------------------------------------- restoring a run
+
+
+def _restore_run(networks: dict[str, nn.Module], specs: dict[str, OptimizerSpec], cfg: LoopConfig, settings: dict,
+                 record: dict, ema_rates: dict[str, float], out_dir: Path, plan: dict, ctx: D.DistContext,
+                 device: torch.device) -> _Run:
+    """Networks, optimisers and EMAs on the device, their states and the global RNGs from the checkpoint when
+    resuming (in this order: it fixes which random numbers each consumes)."""
     for net in networks.values():
         net.to(device)
         if cfg.channels_last:
             net.to(memory_format=torch.channels_last)
+    path = plan.get("path")
     # Rank 0 verified the file's checksum while planning; the other ranks read the same file.
-    ckpt = load_checkpoint(plan["path"], map_location="cpu", verify=False) if plan["action"] != "fresh" else None
+    ckpt = load_checkpoint(path, map_location="cpu", verify=False) if plan["action"] != "fresh" else None
     if ckpt is not None:
-        for name, net in networks.items():
-            try:
-                net.load_state_dict(ckpt["networks"][name])
-            except (RuntimeError, KeyError) as e:
-                raise CheckpointError(f"the weights of {name!r} in {plan['path']} do not fit this network: "
-                                      f"{e}") from e
+        _load_network_weights(networks, ckpt, path)
+    optimizers = _build_optimizers(specs, networks, cfg.fused_adam, ckpt)
+    trained = {n for spec in specs.values() for n in spec.params_of}
+    nets = {n: D.wrap_ddp(net, device, ctx) if n in trained else net for n, net in networks.items()}
+    emas = _build_emas(networks, ema_rates, ckpt, path)
+    if cfg.compile:
+        nets = {n: torch.compile(net) for n, net in nets.items()}
+    start_step = int(plan.get("step", 0))
+    _seed_global_rngs(cfg.seed, ctx, ckpt, path, start_step)
+    return _Run(networks, nets, optimizers, emas, cfg, ctx, device, out_dir, record, settings, start_step,
+                D.shard_bounds(cfg.batch_size, ctx.rank, ctx.world_size))
+
+
+def _load_network_weights(networks: dict[str, nn.Module], ckpt: dict, path: str) -> None:
+    for name, net in networks.items():
+        try:
+            net.load_state_dict(ckpt["networks"][name])
+        except (RuntimeError, KeyError) as e:
+            raise CheckpointError(f"the weights of {name!r} in {path} do not fit this network: {e}") from e
+
+
+def _build_optimizers(specs: dict[str, OptimizerSpec], networks: dict[str, nn.Module], fused_adam: bool,
+                      ckpt: dict | None) -> dict[str, torch.optim.Optimizer]:
     optimizers: dict[str, torch.optim.Optimizer] = {}
     for name, spec in specs.items():
         params = [p for n in spec.params_of for p in networks[n].parameters()]
-        optimizers[name] = spec.build(params, fused_adam=cfg.fused_adam)
+        optimizers[name] = spec.build(params, fused_adam=fused_adam)
         if ckpt is not None:
             optimizers[name].load_state_dict(ckpt["optimizers"][name])
+    return optimizers
 
-    trained = {n for spec in specs.values() for n in spec.params_of}
-    nets = {n: D.wrap_ddp(net, device, ctx) if n in trained else net for n, net in networks.items()}
+
+def _build_emas(networks: dict[str, nn.Module], ema_rates: dict[str, float], ckpt: dict | None,
+                path: str | None) -> dict[str, EMA]:
     emas = {n: EMA(networks[n], rate) for n, rate in ema_rates.items()}
     if ckpt is not None:
         for n, e in emas.items():
             if n not in ckpt["ema_states"]:
-                raise CheckpointError(f"{plan['path']} has no EMA state for {n!r} but its ema_rate is "
-                                      f"{ema_rates[n]}")
+                raise CheckpointError(f"{path} has no EMA state for {n!r} but its ema_rate is {ema_rates[n]}")
             e.load_state_dict(ckpt["ema_states"][n])
-    if cfg.compile:
-        nets = {n: torch.compile(net) for n, net in nets.items()}
+    return emas
 
-    start_step = int(plan.get("step", 0))
+
+def _seed_global_rngs(seed: int, ctx: D.DistContext, ckpt: dict | None, path: str | None, start_step: int) -> None:
+    """Seed torch's (and Python's, NumPy's) global RNGs afresh, or restore this rank's state from the checkpoint."""
     if ckpt is None:
-        seed_everything(derive_seed(cfg.seed, "global", ctx.rank))
-    else:
-        per_rank = ckpt["rng"]["per_rank"]
-        if len(per_rank) == ctx.world_size:
-            restore_rng_state(per_rank[ctx.rank])
-        else:
-            warnings.warn(f"{plan['path']} was written by {len(per_rank)} process(es), this run has "
-                          f"{ctx.world_size}: the global RNGs are reseeded, so dropout-like randomness differs "
-                          f"from an uninterrupted run (batches and StepRNG noise do not)")
-            seed_everything(derive_seed(cfg.seed, f"global-resume-{start_step}", ctx.rank))
-    del ckpt
+        seed_everything(derive_seed(seed, "global", ctx.rank))
+        return
+    per_rank = ckpt["rng"]["per_rank"]
+    if len(per_rank) == ctx.world_size:
+        restore_rng_state(per_rank[ctx.rank])
+        return
+    warnings.warn(f"{path} was written by {len(per_rank)} process(es), this run has {ctx.world_size}: the global "
+                  f"RNGs are reseeded, so dropout-like randomness differs from an uninterrupted run (batches and "
+                  f"StepRNG noise do not)")
+    seed_everything(derive_seed(seed, f"global-resume-{start_step}", ctx.rank))
 
-    if plan["action"] == "done":
-        D.barrier(ctx)
-        return LoopResult(networks, emas, out_dir, out_dir / FINAL_NAME, start_step, start_step, None, 0.0,
-                          {"already_complete": True})
 
-    amp_on = cfg.amp_dtype is not None
-    amp = (torch.autocast(device_type=device.type, dtype=AMP_DTYPES[cfg.amp_dtype]) if amp_on
-           else contextlib.nullcontext())
-    opt_names = list(optimizers)
-    log: LossLog | None = None
-    pbar = tqdm(total=cfg.n_iters, initial=start_step, desc="train", unit="it", dynamic_ncols=True,
-                disable=not (cfg.progress and ctx.is_main))
-    loss_names: list[str] = []
-    pending: list[list[torch.Tensor]] = []
-    last: dict[str, float] | None = None
-    bounds: list[float] = []  # per loss, fixed by its value at step 1 (from loss.csv when resuming)
+# ----------------------------------------------------------------------------------------------- the updates
 
-    def flush(step: int) -> None:
-        """Move the pending losses to the host (one sync), log them, stop at the first non-finite one."""
-        nonlocal last, log
-        if not pending:
-            return
-        n = len(loss_names)
-        flat = D.all_reduce_mean(torch.stack([v for row in pending for v in row]), ctx).cpu().tolist()
-        rows = [flat[i * n:(i + 1) * n] for i in range(len(pending))]
-        pending.clear()
-        lrs = [float(optimizers[o].param_groups[0]["lr"]) for o in opt_names]
-        first = step - len(rows) + 1
-        if not bounds:
-            bounds.extend(_divergence_bounds(loss_names, rows[0], plan.get("first_losses"), divergence_factor))
-        bad = next((i for i, r in enumerate(rows) if not _within(r, bounds)), None)
-        keep = rows if bad is None else rows[:bad + 1]
-        if ctx.is_main:
-            if log is None:
-                log = LossLog(out_dir / LOSS_LOG_NAME, loss_log_columns(loss_names, opt_names), start_step)
-            log.write([(first + i, r + lrs) for i, r in enumerate(keep)])
-        if bad is not None:
-            s = first + bad
-            j = next(j for j, v in enumerate(rows[bad]) if not _within([v], [bounds[j]]))
-            what = "the training loss" if n == 1 else f"the training loss {loss_names[j]!r}"
-            if math.isfinite(rows[bad][j]):
-                raise LossDivergedError(s, rows[bad][j], f"{what} is {rows[bad][j]:.4g} at step {s} (update {s} of "
-                                        f"{cfg.n_iters}), beyond the divergence bound {bounds[j]:.4g} "
-                                        f"({divergence_factor:g} x max(|its value at step 1|, "
-                                        f"{DIVERGENCE_FLOOR:g})); the run stopped, wrote no final model and no "
-                                        f"checkpoint after step {(s - 1) // cfg.snapshot_freq * cfg.snapshot_freq}"
-                                        f". Lower lr (or check the data), then rerun.", loss_names[j], bounds[j])
-            raise NonFiniteLossError(s, rows[bad][j], f"{what} is {rows[bad][j]} at step {s} (update {s} of "
-                                     f"{cfg.n_iters}); the run stopped and wrote no checkpoint after step "
-                                     f"{(s - 1) // cfg.snapshot_freq * cfg.snapshot_freq}. Lower lr, check the "
-                                     f"data and the noise levels, or try amp_dtype=None.", loss_names[j])
-        last = dict(zip(loss_names, rows[-1]))
-        pbar.set_postfix({k: f"{v:.4g}" for k, v in last.items()}, refresh=False)
 
-    def snapshot(step: int) -> Path:
-        rng_all = D.all_gather_object(capture_rng_state(), ctx)  # collective: every rank takes part
-        path = ckpt_dir / f"checkpoint_{step}.pt"
-        if ctx.is_main:
-            state = {
-                "format": FORMAT_NAME, "format_version": FORMAT_VERSION, "step": step,
-                "config_record": record, "train_config": settings,
-                # The plain modules' weights: no DDP "module." or torch.compile "_orig_mod." prefixes, and
-                # contiguous CPU tensors whatever the memory format used for speed.
-                "networks": {n: to_cpu(net.state_dict()) for n, net in networks.items()},
-                "optimizers": {n: to_cpu(opt.state_dict()) for n, opt in optimizers.items()},
-                "ema_states": {n: e.state_dict() for n, e in emas.items()},
-                "rng": {**to_cpu(rng_all[0]), "per_rank": to_cpu(rng_all)},
-                "step_generators": {"scheme": SEED_SCHEME, "seed": cfg.seed, "streams": ["data", "noise"],
-                                    "next_index": step},
-                "world_size": ctx.world_size, "torch_version": str(torch.__version__),
-                "created_unix": time.time(),
-            }
-            save_checkpoint(path, state)
-            link_or_copy(path, ckpt_dir / LATEST_NAME)
-        return path
-
+def _run_steps(run: _Run, step_fn: StepFn, batch_fn: Callable, losses: _LossRecorder) -> float:
+    """Make updates start_step + 1 .. n_iters, logging losses and writing checkpoints; return their wall time."""
+    cfg = run.cfg
+    amp = (torch.autocast(device_type=run.device.type, dtype=AMP_DTYPES[cfg.amp_dtype])
+           if cfg.amp_dtype is not None else contextlib.nullcontext())
+    pbar = tqdm(total=cfg.n_iters, initial=run.start_step, desc="train", unit="it", dynamic_ncols=True,
+                disable=not (cfg.progress and run.ctx.is_main))
     t0 = time.perf_counter()
-    for net in nets.values():
+    for net in run.nets.values():
         net.train()
     try:
-        for step in range(start_step + 1, cfg.n_iters + 1):
-            index = step - 1
-            data_gen = torch.Generator().manual_seed(derive_seed(cfg.seed, "data", index))
-            noise_gen = torch.Generator(device=device).manual_seed(derive_seed(cfg.seed, "noise", index))
-            batch = _slice_batch(batch_fn(index, data_gen), start_row, stop_row, cfg.batch_size)
-            batch = _to_device(batch, device, cfg.channels_last)
-            sctx = StepContext(nets, networks, batch, StepRNG(noise_gen, start_row, stop_row, cfg.batch_size), step,
-                               optimizers, amp_on, device.type)
-            with amp:
-                losses = step_fn(sctx)
-            pending.append(_loss_row(losses, loss_names, step, device))
-            if sctx.updates == 0:
-                raise TrainingError(f"step_fn made no ctx.update(...) call at step {step}; each step must update "
-                                    f"at least one of the optimisers {opt_names}")
-            for n, e in emas.items():
-                e.update(networks[n])
+        for step in range(run.start_step + 1, cfg.n_iters + 1):
+            _update(run, step, step_fn, batch_fn, amp, losses)
             pbar.update(1)
             is_snap = step % cfg.snapshot_freq == 0 or step == cfg.n_iters
             if is_snap or step % cfg.log_freq == 0:
-                flush(step)  # before any checkpoint: a non-finite loss must never be saved
+                # Before any checkpoint: a non-finite loss must never be saved.
+                if losses.flush(step):
+                    pbar.set_postfix({k: f"{v:.4g}" for k, v in losses.last.items()}, refresh=False)
             if is_snap:
-                snapshot(step)
+                _save_snapshot(run, step)
     finally:
         pbar.close()
-        if log is not None:
-            log.close()
-    seconds = time.perf_counter() - t0
+        losses.close()
+    return time.perf_counter() - t0
 
-    final = out_dir / FINAL_NAME
-    steps_run = cfg.n_iters - start_step
-    if ctx.is_main:
-        link_or_copy(ckpt_dir / f"checkpoint_{cfg.n_iters}.pt", final)
-        write_json(out_dir / COMPLETED_NAME, {
-            "format": FORMAT_NAME, "step": cfg.n_iters, "final_checkpoint": FINAL_NAME,
-            "final_sha256": sha256_file(final),
-            "last_loss": last[loss_names[0]] if last is not None and len(loss_names) == 1 else None,
-            "last_losses": last, "resumed_from": start_step,
-            "steps_this_run": steps_run, "seconds_this_run": round(seconds, 3),
-            "iters_per_second": round(steps_run / seconds, 4) if seconds > 0 else None,
-            "world_size": ctx.world_size, "device": str(device), "torch_version": str(torch.__version__),
-            "torch_threads": torch.get_num_threads(), "checkpoint_sha256": _checkpoint_digests(ckpt_dir), **extra,
-        })
-        remove_stale_temps(out_dir)
-    D.barrier(ctx)
-    return LoopResult(networks, emas, out_dir, final, cfg.n_iters, start_step, last, seconds, extra)
+
+def _update(run: _Run, step: int, step_fn: StepFn, batch_fn: Callable, amp: contextlib.AbstractContextManager,
+            losses: _LossRecorder) -> None:
+    """Update `step` (1-based): its batch and noise from per-step generators, step_fn, the EMAs."""
+    cfg, index = run.cfg, step - 1
+    start_row, stop_row = run.rows
+    data_gen = torch.Generator().manual_seed(derive_seed(cfg.seed, "data", index))
+    noise_gen = torch.Generator(device=run.device).manual_seed(derive_seed(cfg.seed, "noise", index))
+    batch = _slice_batch(batch_fn(index, data_gen), start_row, stop_row, cfg.batch_size)
+    batch = _to_device(batch, run.device, cfg.channels_last)
+    sctx = StepContext(run.nets, run.networks, batch, StepRNG(noise_gen, start_row, stop_row, cfg.batch_size), step,
+                       run.optimizers, cfg.amp_dtype is not None, run.device.type)
+    with amp:
+        step_losses = step_fn(sctx)
+    losses.add(step_losses, step)
+    if sctx.updates == 0:
+        raise TrainingError(f"step_fn made no ctx.update(...) call at step {step}; each step must update at least "
+                            f"one of the optimisers {list(run.optimizers)}")
+    for n, e in run.emas.items():
+        e.update(run.networks[n])
+
+
+class _LossRecorder:
+    """The run's losses: kept on the device per step, moved to the host in one sync per flush, written to loss.csv
+    by rank 0, and checked against the divergence bounds (the NaN stop)."""
+
+    def __init__(self, run: _Run, logged_first: dict[str, float] | None, divergence_factor: float):
+        self.run = run
+        self.names: list[str] = []  # fixed by the first step
+        self.last: dict[str, float] | None = None  # the losses of the last update flushed
+        self._logged_first = logged_first  # step 1's losses from loss.csv when resuming
+        self._factor = divergence_factor
+        self._pending: list[list[torch.Tensor]] = []
+        self._bounds: list[float] = []  # per loss, fixed by its value at step 1
+        self._log: LossLog | None = None
+
+    def add(self, losses: Any, step: int) -> None:
+        self._pending.append(_loss_row(losses, self.names, step, self.run.device))
+
+    def flush(self, step: int) -> bool:
+        """Log the pending losses (made up to `step`), stopping at the first one out of bounds; False if none."""
+        if not self._pending:
+            return False
+        rows = self._rows_on_host()
+        first = step - len(rows) + 1
+        if not self._bounds:
+            self._bounds = _divergence_bounds(self.names, rows[0], self._logged_first, self._factor)
+        bad = next((i for i, r in enumerate(rows) if not _within(r, self._bounds)), None)
+        self._write(first, rows if bad is None else rows[:bad + 1])
+        if bad is not None:
+            raise self._stop_error(first + bad, rows[bad])
+        self.last = dict(zip(self.names, rows[-1]))
+        return True
+
+    def close(self) -> None:
+        if self._log is not None:
+            self._log.close()
+
+    def _rows_on_host(self) -> list[list[float]]:
+        n = len(self.names)
+        flat = D.all_reduce_mean(torch.stack([v for row in self._pending for v in row]), self.run.ctx).cpu().tolist()
+        rows = [flat[i * n:(i + 1) * n] for i in range(len(self._pending))]
+        self._pending.clear()
+        return rows
+
+    def _write(self, first: int, rows: list[list[float]]) -> None:
+        if not self.run.ctx.is_main:
+            return
+        opt_names = list(self.run.optimizers)
+        lrs = [float(self.run.optimizers[o].param_groups[0]["lr"]) for o in opt_names]
+        if self._log is None:
+            self._log = LossLog(self.run.out_dir / LOSS_LOG_NAME, loss_log_columns(self.names, opt_names),
+                                self.run.start_step)
+        self._log.write([(first + i, r + lrs) for i, r in enumerate(rows)])
+
+    def _stop_error(self, step: int, row: list[float]) -> TrainingError:
+        cfg, bounds = self.run.cfg, self._bounds
+        j = next(j for j, v in enumerate(row) if not _within([v], [bounds[j]]))
+        name, value = self.names[j], row[j]
+        what = "the training loss" if len(self.names) == 1 else f"the training loss {name!r}"
+        last_saved = (step - 1) // cfg.snapshot_freq * cfg.snapshot_freq
+        if math.isfinite(value):
+            return LossDivergedError(step, value, f"{what} is {value:.4g} at step {step} (update {step} of "
+                                     f"{cfg.n_iters}), beyond the divergence bound {bounds[j]:.4g} ({self._factor:g} "
+                                     f"x max(|its value at step 1|, {DIVERGENCE_FLOOR:g})); the run stopped, wrote no "
+                                     f"final model and no checkpoint after step {last_saved}. Lower lr (or check the "
+                                     f"data), then rerun.", name, bounds[j])
+        return NonFiniteLossError(step, value, f"{what} is {value} at step {step} (update {step} of {cfg.n_iters}); "
+                                  f"the run stopped and wrote no checkpoint after step {last_saved}. Lower lr, check "
+                                  f"the data and the noise levels, or try amp_dtype=None.", name)
+
+
+# ----------------------------------------------------------------------------------------------- outputs
+
+
+def _save_snapshot(run: _Run, step: int) -> Path:
+    rng_all = D.all_gather_object(capture_rng_state(), run.ctx)  # collective: every rank takes part
+    path = run.ckpt_dir / f"checkpoint_{step}.pt"
+    if run.ctx.is_main:
+        save_checkpoint(path, _checkpoint_state(run, step, rng_all))
+        link_or_copy(path, run.ckpt_dir / LATEST_NAME)
+    return path
+
+
+def _checkpoint_state(run: _Run, step: int, rng_all: list[dict]) -> dict:
+    return {
+        "format": FORMAT_NAME, "format_version": FORMAT_VERSION, "step": step,
+        "config_record": run.record, "train_config": run.settings,
+        # The plain modules' weights: no DDP "module." or torch.compile "_orig_mod." prefixes, and contiguous CPU
+        # tensors whatever the memory format used for speed.
+        "networks": {n: to_cpu(net.state_dict()) for n, net in run.networks.items()},
+        "optimizers": {n: to_cpu(opt.state_dict()) for n, opt in run.optimizers.items()},
+        "ema_states": {n: e.state_dict() for n, e in run.emas.items()},
+        "rng": {**to_cpu(rng_all[0]), "per_rank": to_cpu(rng_all)},
+        "step_generators": {"scheme": SEED_SCHEME, "seed": run.cfg.seed, "streams": ["data", "noise"],
+                            "next_index": step},
+        "world_size": run.ctx.world_size, "torch_version": str(torch.__version__),
+        "created_unix": time.time(),
+    }
+
+
+def _write_completion(run: _Run, losses: _LossRecorder, seconds: float, extra: dict) -> Path:
+    """Rank 0: final.pt (the last checkpoint) and completed.json, which marks the run finished."""
+    final = run.out_dir / FINAL_NAME
+    if not run.ctx.is_main:
+        return final
+    n_iters, last = run.cfg.n_iters, losses.last
+    steps_run = n_iters - run.start_step
+    link_or_copy(run.ckpt_dir / f"checkpoint_{n_iters}.pt", final)
+    write_json(run.out_dir / COMPLETED_NAME, {
+        "format": FORMAT_NAME, "step": n_iters, "final_checkpoint": FINAL_NAME,
+        "final_sha256": sha256_file(final),
+        "last_loss": last[losses.names[0]] if last is not None and len(losses.names) == 1 else None,
+        "last_losses": last, "resumed_from": run.start_step,
+        "steps_this_run": steps_run, "seconds_this_run": round(seconds, 3),
+        "iters_per_second": round(steps_run / seconds, 4) if seconds > 0 else None,
+        "world_size": run.ctx.world_size, "device": str(run.device), "torch_version": str(torch.__version__),
+        "torch_threads": torch.get_num_threads(), "checkpoint_sha256": _checkpoint_digests(run.ckpt_dir), **extra,
+    })
+    remove_stale_temps(run.out_dir)
+    return final
 
 
 def _divergence_bounds(names: list[str], first_row: list[float], logged: dict[str, float] | None,
@@ -635,15 +755,14 @@ def _loss_row(losses: Any, names: list[str], step: int, device: torch.device) ->
     elif set(losses) != set(names):
         raise ValueError(f"step_fn returned losses {sorted(losses)} at step {step}, earlier steps {sorted(names)}; "
                          f"return the same names every step")
-    row = []
-    for k in names:
-        v = losses[k]
-        if isinstance(v, torch.Tensor):
-            if v.ndim != 0:
-                raise TypeError(f"loss {k!r} from step_fn has shape {tuple(v.shape)}; return scalars")
-            row.append(v.detach().float())
-        elif isinstance(v, (int, float)) and not isinstance(v, bool):
-            row.append(torch.tensor(float(v), device=device))
-        else:
-            raise TypeError(f"loss {k!r} from step_fn is a {type(v).__name__}; return a scalar tensor or number")
-    return row
+    return [_loss_tensor(k, losses[k], device) for k in names]
+
+
+def _loss_tensor(name: str, value: Any, device: torch.device) -> torch.Tensor:
+    if isinstance(value, torch.Tensor):
+        if value.ndim != 0:
+            raise TypeError(f"loss {name!r} from step_fn has shape {tuple(value.shape)}; return scalars")
+        return value.detach().float()
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return torch.tensor(float(value), device=device)
+    raise TypeError(f"loss {name!r} from step_fn is a {type(value).__name__}; return a scalar tensor or number")
