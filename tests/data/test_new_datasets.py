@@ -18,7 +18,8 @@ from PIL import Image, ImageOps
 
 from scorerepro.data import registry
 from scorerepro.data.loading import load_split
-from scorerepro.data.preprocess import digits_to_uint8, preprocess
+from scorerepro.data.preprocess import preprocess
+from scorerepro.data.readers import digits_to_uint8
 from scorerepro.data.sources import download
 from test_data_sources import md5_of, patch_celeba, patch_cifar, patch_mnist, write_celeba, write_cifar_tgz
 from test_new_sources import patch_svhn, write_svhn_mats

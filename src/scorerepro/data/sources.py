@@ -572,7 +572,7 @@ def read_digits8x8(path: str | os.PathLike):
     """(levels uint8 [N, 1, 8, 8] in 0..16, labels int64 [N]) from scikit-learn's digits.csv.gz.
 
     Each row holds 64 grey levels (0..16, row-major 8x8) and then the label. The levels are returned as they are;
-    preprocess rescales them to 0..255 (see scorerepro.data.preprocess.digits_to_uint8).
+    preprocess rescales them to 0..255 (see scorerepro.data.readers.digits_to_uint8).
     """
     import numpy as np
     import torch
