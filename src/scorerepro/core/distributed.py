@@ -23,12 +23,11 @@ import torch.distributed as dist
 
 @dataclass(frozen=True)
 class DistContext:
-    """Where this process sits in the job. `owns_group`: this module initialised the process group."""
+    """Where this process sits in the job."""
 
     rank: int = 0
     world_size: int = 1
     local_rank: int = 0
-    owns_group: bool = False
 
     @property
     def enabled(self) -> bool:
@@ -62,7 +61,7 @@ def setup(device_type: str, backend: str | None = None, timeout_s: float = 1800.
     """
     if dist.is_available() and dist.is_initialized():
         rank, world = dist.get_rank(), dist.get_world_size()
-        return DistContext(rank, world, _env_int("LOCAL_RANK", rank), owns_group=False)
+        return DistContext(rank, world, _env_int("LOCAL_RANK", rank))
     world = env_world_size()
     if world <= 1:
         return DistContext()
@@ -75,19 +74,12 @@ def setup(device_type: str, backend: str | None = None, timeout_s: float = 1800.
     dist.init_process_group(backend=backend, init_method="env://",
                             timeout=_dt.timedelta(seconds=timeout_s))
     atexit.register(_destroy_at_exit)
-    return DistContext(dist.get_rank(), dist.get_world_size(), _env_int("LOCAL_RANK", dist.get_rank()),
-                       owns_group=True)
+    return DistContext(dist.get_rank(), dist.get_world_size(), _env_int("LOCAL_RANK", dist.get_rank()))
 
 
 def _destroy_at_exit() -> None:
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
-
-
-def teardown(ctx: DistContext) -> None:
-    """Destroy the process group if this module created it (callers that train once and go on may use it)."""
-    if ctx.owns_group:
-        _destroy_at_exit()
 
 
 def shard_bounds(global_batch: int, rank: int, world_size: int) -> tuple[int, int]:

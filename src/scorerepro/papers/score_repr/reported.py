@@ -15,4 +15,3 @@ STATEMENTS = {
     "denoise_gap": "Fig. 10 (MNIST): denoising x_t with another image's code fails, with its own code succeeds",
     "diversity": "Fig. 11 (MNIST): the diversity of samples for one fixed code falls as the code dimension grows",
 }
-REPORTED_SAMPLE_METRICS = None  # the paper reports no FID/IS

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from scorerepro.config import experiment
 
-KINDS = ("vae_explicit", "vae_implicit", "wae_mvl", "wae_gan")
-
-
 def check_params(params: dict) -> list[str]:
     problems = []
     block = params["wmvl"]

@@ -28,9 +28,6 @@ from scorerepro.pipeline.common import (read_shards, remove_unlisted_shards, res
 from scorerepro.pipeline.scoring import score
 from scorerepro.training import list_checkpoints, load_model_weights
 
-METRIC_FOR_CURVE = {"fid_inception": "fid_inception", "fid_mnist_classifier": "fid_mnist_classifier"}
-
-
 class AllCheckpointsDivergedError(UserError, RuntimeError):
     """Every checkpoint's sampler diverged, so there is nothing to select."""
 
