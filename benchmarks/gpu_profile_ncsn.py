@@ -8,7 +8,7 @@ four experiments side by side on one GPU: made for a lease shorter than the prof
 Before it starts it removes the checkout's results/ncsn/<experiment>, results/ncsn/sensitivity and the NCSN summary
 files (in a copy they are the committed quick-profile results). Not run: inpainting, the figures stage and the neighbours (Inception weights do not fit a 64 MiB carry). The toy
 studies are not rerun either: the summary reads the checkout's results/ncsn/toy, whose settings are the same in
-gpu_h100.yaml and the quick profile (tests/papers/ncsn/test_ncsn_stages.py keeps the non-image blocks equal).
+gpu_h100.yaml and the quick profile (tests/papers/ncsn/test_ncsn_params.py keeps the non-image blocks equal).
 
 `--set PATH=VALUE` changes the profile at a dotted path (YAML value), e.g. `--set ncsn.defaults.training.n_iters=4`
 (a CPU dry run shrinks everything with them). Writes OUT/params.yaml, OUT/<experiment>/ (the chain's logs and
