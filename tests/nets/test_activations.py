@@ -1,11 +1,13 @@
 """The CPU ELU against torch's own ELU (the independent answer) and against the closed form."""
 
 import math
+from types import SimpleNamespace
 
 import pytest
 import torch
 import torch.nn.functional as F
 
+from scorerepro.nets import activations
 from scorerepro.nets.activations import ELU, elu
 
 
@@ -53,11 +55,34 @@ def test_module_is_a_drop_in_for_nn_elu():
     assert torch.equal(x, x_before)  # not in place
 
 
-def test_non_cpu_tensors_take_torch_elu():
-    # The meta device has no data: it only runs if the torch kernel (not the CPU formula) is dispatched and the
-    # shape and dtype come out right.
-    y = elu(torch.empty(2, 3, device="meta", dtype=torch.bfloat16))
-    assert y.device.type == "meta" and y.shape == (2, 3) and y.dtype == torch.bfloat16
+def _route_spies(monkeypatch) -> list[str]:
+    """Record which implementation elu dispatches to: torch's F.elu or the CPU formula."""
+    calls: list[str] = []
+
+    def torch_elu(x):
+        calls.append("torch")
+        return x
+
+    class CpuFormula:
+        @staticmethod
+        def apply(x):
+            calls.append("cpu formula")
+            return x
+
+    monkeypatch.setattr(activations, "F", SimpleNamespace(elu=torch_elu))
+    monkeypatch.setattr(activations, "_ExpMinusOneELU", CpuFormula)
+    return calls
+
+
+def test_non_cpu_tensors_and_compiled_graphs_take_torch_elu(monkeypatch):
+    calls = _route_spies(monkeypatch)
+    elu(torch.empty(2, 3, device="meta"))
+    assert calls == ["torch"]
+    elu(torch.zeros(2, 3))
+    assert calls == ["torch", "cpu formula"]
+    monkeypatch.setattr(torch.compiler, "is_compiling", lambda: True)
+    elu(torch.zeros(2, 3))
+    assert calls == ["torch", "cpu formula", "torch"]
 
 
 def test_refinenet_score_matches_one_built_with_torch_elu():
