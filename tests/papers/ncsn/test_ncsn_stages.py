@@ -286,13 +286,20 @@ def test_model_spec_fills_dataset_and_levels(quick):
 
 
 def test_model_summary_cli_prints_official_budget():
-    res = subprocess.run([sys.executable, "-m", "scorerepro.cli", "model-summary", "refinenet_mnist"], cwd=REPO,
-                         capture_output=True, text=True, timeout=300)
+    res = subprocess.run([sys.executable, "-m", "scorerepro.cli", "ncsn", "model-summary", "refinenet_mnist"],
+                         cwd=REPO, capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr
     out = json.loads(res.stdout)
     # ermongroup/ncsn CondRefineNetDilated, MNIST (ngf 64): parameter count tallied in tests/test_models.py.
     assert out["params"] == 7_638_657
     assert 3.7e9 < out["flops_per_image"] < 3.9e9
+
+
+def test_model_summary_at_the_top_level_says_where_it_moved(capsys):
+    from scorerepro.cli import main
+
+    assert main(["model-summary", "refinenet_mnist"]) == 2
+    assert "run `scorerepro ncsn model-summary ...`" in capsys.readouterr().err
 
 
 def test_exponent_floats_as_dvc_writes_them_are_numbers(tmp_path, quick):
