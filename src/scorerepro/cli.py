@@ -19,6 +19,7 @@ import sys
 from scorerepro.papers import PAPERS, paper_module
 from scorerepro.core.errors import EXIT_USAGE
 from scorerepro.pipeline.registry import SHARED_STAGES, Command, Stage
+from scorerepro.profiles import available_profiles
 
 # Top-level commands that moved under their paper: the old spelling says where to (hidden from --help).
 MOVED = {"model-summary": "ncsn model-summary"}
@@ -78,8 +79,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the page to write (default: reproduction_report.html); figures are linked relative to it")
     _add_params_arg(p)
 
-    p = sub.add_parser("use-profile", help="copy a parameter profile from workflow/params/ into params.yaml")
-    p.add_argument("profile", help="quick, paper_mnist, paper_cifar10 or paper_celeba")
+    p = sub.add_parser("use-profile", help="write a parameter profile of workflow/params/ as params.yaml",
+                       description="Write a parameter profile as params.yaml (or --params): quick.yaml as it is, any "
+                                   "other profile laid over quick.yaml (the merge rule: src/scorerepro/profiles.py).")
+    p.add_argument("profile", help=f"one of: {', '.join(available_profiles())}")
     _add_params_arg(p)
     return parser
 

@@ -6,15 +6,13 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from scorerepro.config import load_params
 from scorerepro.core.errors import EXIT_SHARDS, UserError
-from scorerepro.core.fileio import save_torch
+from scorerepro.core.fileio import save_torch, write_text
 from scorerepro.core.device import resolve_device as _resolve_device
 from scorerepro.pipeline import paths
 from scorerepro.pipeline.paths import processed_dir
@@ -136,16 +134,17 @@ def load_sample_shards(folder: Path, shards: list[int], made_with: dict, rerun: 
 
 
 def use_profile(profile: str, params_path: str = "params.yaml") -> list[str]:
-    """Install workflow/params/<profile>.yaml as params.yaml. Returns (and prints) the result, sample, model and data
-    folders left by earlier profiles that belong to no experiment or dataset of the new one: they are kept (a
-    profile switched back finds its results and checkpoints), never deleted here."""
-    src = Path("workflow/params") / f"{profile}.yaml"
-    if not src.is_file():
-        available = sorted(p.stem for p in Path("workflow/params").glob("*.yaml"))
-        raise ValueError(f"no profile {profile!r} in workflow/params/ (available: {', '.join(available)})")
-    params = load_params(src)  # refuse to install an invalid profile
-    shutil.copyfile(src, params_path)
-    print(f"params.yaml is now the {profile} profile ({src})")
+    """Write profile `profile` (workflow/params/<profile>.yaml, an overlay merged onto quick.yaml: see
+    scorerepro.profiles) as `params_path`. Returns (and prints) the result, sample, model and data folders left by
+    earlier profiles that belong to no experiment or dataset of the new one: they are kept (a profile switched back
+    finds its results and checkpoints), never deleted here."""
+    from scorerepro.config import parse_params_text
+    from scorerepro.profiles import PROFILES_DIR, profile_text
+
+    text = profile_text(profile, PROFILES_DIR)
+    params = parse_params_text(text, f"profile {profile}")  # refuse to install an invalid profile
+    write_text(params_path, text)
+    print(f"{params_path} is now the {profile} profile ({PROFILES_DIR / profile}.yaml)")
     orphans = orphaned_outputs(params, Path(params_path).resolve().parent)
     if orphans:
         print(f"These folders belong to no experiment or dataset of the {profile} profile; they were kept (delete "
