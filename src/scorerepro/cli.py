@@ -127,7 +127,7 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _use_profile(args: argparse.Namespace) -> int:
-    from scorerepro.pipeline.common import use_profile
+    from scorerepro.profiles import use_profile
 
     use_profile(args.profile, args.params)
     return 0

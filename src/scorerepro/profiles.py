@@ -10,7 +10,7 @@ experiment the profile does not run, a dataset it does not use).
 The merge works on ruamel.yaml's round-trip nodes, the way DVC rewrites params.yaml, so each mapping and list keeps
 the flow or block style its file gives it and the result is written in DVC's style (`dvc exp run -S` changes only
 the lines it sets). Comments do not carry over (the base's describe the quick profile): the written params.yaml
-opens with the overlay's first comment paragraph and says where it came from.
+opens with the overlay's first comment paragraph and says where it came from. No stage imports this module.
 """
 
 from __future__ import annotations
@@ -22,6 +22,9 @@ from pathlib import Path
 import yaml
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+from scorerepro.core.fileio import write_text
+from scorerepro.pipeline.paths import DATA, MODELS, RESULTS, SAMPLES
 
 PROFILES_DIR = Path("workflow/params")
 DEFAULT_PROFILE = "quick"
@@ -156,3 +159,55 @@ def _plain(node):
         if isinstance(node, kind):
             return kind(node)
     return node
+
+
+def use_profile(profile: str, params_path: str = "params.yaml") -> list[str]:
+    """Write profile `profile` (workflow/params/<profile>.yaml; an overlay is merged onto its base first) as
+    `params_path`. Returns (and prints) the result, sample, model and data folders left by
+    earlier profiles that belong to no experiment or dataset of the new one: they are kept (a profile switched back
+    finds its results and checkpoints), never deleted here."""
+    from scorerepro.config import parse_params_text
+
+    text = profile_text(profile, PROFILES_DIR)
+    params = parse_params_text(text, f"profile {profile}")  # refuse to install an invalid profile
+    write_text(params_path, text)
+    print(f"{params_path} is now the {profile} profile ({PROFILES_DIR / profile}.yaml)")
+    orphans = orphaned_outputs(params, Path(params_path).resolve().parent)
+    if orphans:
+        print(f"These folders belong to no experiment or dataset of the {profile} profile; they were kept (delete "
+              "them yourself if you no longer need them; `dvc gc` then frees their cache):")
+        for path in orphans:
+            print(f"  {path}")
+    return orphans
+
+
+def orphaned_outputs(params: dict, root: Path = Path(".")) -> list[str]:
+    """Folders under `root` made for an experiment or dataset that `params` does not have: per dataset
+    data/{raw,processed,reference}/<dataset>, models/classifier/<dataset>, results/classifier/<dataset>; per
+    paper models/<paper>/<experiment>, samples/<paper>/<experiment>, results/<paper>/<experiment> (names the
+    paper's other stages use, such as results/ncsn/toy, are not experiments), data/<paper>/*/<experiment>.json,
+    and everything of a paper the profile has no block for. Paths relative to `root`, sorted."""
+    from scorerepro.config import RESERVED_NAMES, paper_blocks
+    from scorerepro.papers import PAPERS
+
+    found: list[Path] = []
+    datasets = set(params.get("datasets") or {})
+    for parent in (DATA / "raw", DATA / "processed", DATA / "reference",
+                   MODELS / "classifier", RESULTS / "classifier"):
+        if (root / parent).is_dir():
+            found += [d for d in (root / parent).iterdir() if d.is_dir() and d.name not in datasets]
+    profile_papers = set(paper_blocks(params))
+    for paper in PAPERS:
+        experiments = set((params.get(paper) or {}).get("experiments") or {}) if paper in profile_papers else None
+        for top in (MODELS, SAMPLES, RESULTS, DATA):
+            base = root / top / paper
+            if not base.is_dir():
+                continue
+            if experiments is None:  # a paper this profile does not run
+                found.append(base)
+            elif top == DATA:  # a paper's intermediate tables, one file per experiment
+                found += [f for f in base.glob("*/*.json") if f.stem not in experiments]
+            else:
+                found += [d for d in base.iterdir()
+                          if d.is_dir() and d.name not in experiments and d.name not in RESERVED_NAMES]
+    return sorted(p.relative_to(root).as_posix() for p in found)

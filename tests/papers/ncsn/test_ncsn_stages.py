@@ -114,7 +114,7 @@ def test_gpu_profile_is_the_papers_mnist_network_in_one_short_lease(quick, tmp_p
     sampling: 61 s per process), selection over at least 2 checkpoints; offline (no Inception anywhere); every
     other paper's block is the quick profile's with a subset of its experiments, each as quick has it;
     installable with use-profile."""
-    from scorerepro.pipeline.common import use_profile
+    from scorerepro.profiles import use_profile
 
     gpu = load_profile("gpu_h100", PROFILES)
     assert gpu["profile"] == "gpu_h100"
@@ -144,7 +144,7 @@ def test_gpu_profile_is_the_papers_mnist_network_in_one_short_lease(quick, tmp_p
 
 
 def test_use_profile_copies_a_valid_profile_and_refuses_unknown(tmp_path, monkeypatch):
-    from scorerepro.pipeline.common import use_profile
+    from scorerepro.profiles import use_profile
 
     monkeypatch.chdir(REPO)
     target = tmp_path / "params.yaml"
