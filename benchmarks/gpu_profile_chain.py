@@ -45,12 +45,20 @@ def set_at(block: dict, keys: list[str], value: str, item: str) -> None:
     block[keys[-1]] = yaml.safe_load(value)
 
 
+def read_profile(path: Path) -> dict:
+    """A params file; a profile of workflow/params as `scorerepro use-profile` writes it (merged onto quick.yaml)."""
+    sys.path.insert(0, str(ROOT / "src"))
+    from scorerepro.config import parse_params_yaml, read_params_yaml
+    from scorerepro.profiles import profile_text
+
+    if path.resolve().parent == (ROOT / "workflow" / "params").resolve():
+        return parse_params_yaml(profile_text(path.stem, path.parent))
+    return read_params_yaml(path)
+
+
 def derived_params(profile: Path, experiment: str, sets: list[str], device: str | None) -> dict:
     """The profile with the experiment's override block changed by `sets` ("section.key=value")."""
-    sys.path.insert(0, str(ROOT / "src"))
-    from scorerepro.config import read_params_yaml
-
-    params = read_params_yaml(profile)
+    params = read_profile(profile)
     exps = params["ncsn"]["experiments"]
     if experiment not in exps:
         raise SystemExit(f"experiment {experiment!r} is not in {profile} (have: {sorted(exps)})")

@@ -33,14 +33,11 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from gpu_profile_chain import run_stage, set_at  # noqa: E402  (benchmarks/ is not a package)
+from gpu_profile_chain import read_profile, run_stage, set_at  # noqa: E402  (benchmarks/ is not a package)
 
 
 def derived_profile(profile: Path, sets: list[str]) -> dict:
-    sys.path.insert(0, str(ROOT / "src"))
-    from scorerepro.config import read_params_yaml
-
-    params = read_params_yaml(profile)
+    params = read_profile(profile)
     for item in sets:
         path, sep, value = item.partition("=")
         keys = path.split(".")

@@ -97,7 +97,7 @@ def test_cli_stops_before_any_work_on_bad_params(tmp_path, quick):
 
 
 def test_model_summary_cli_prints_official_budget():
-    res = subprocess.run([sys.executable, "-m", "scorerepro.cli", "model-summary", "refinenet_mnist"], cwd=REPO,
+    res = subprocess.run([sys.executable, "-m", "scorerepro.cli", "ncsn", "model-summary", "refinenet_mnist"], cwd=REPO,
                          capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr
     out = json.loads(res.stdout)

@@ -1,6 +1,7 @@
 """scorerepro: five generative-modelling papers reproduced as one DAG (DVC or Snakemake).
 
   scorerepro <paper> <stage> [args]   a paper's stage, e.g. `scorerepro ncsn train fig5_mnist`
+  scorerepro <paper> <tool> [args]    a paper's command that is no stage, e.g. `scorerepro ncsn model-summary`
   scorerepro <stage> [args]           a stage every paper shares, e.g. `scorerepro download mnist_embedded`
 
 Each stage's subcommand has its dvc.yaml stage name (`ncsn_train` -> `scorerepro ncsn train`). Thin on purpose: it
@@ -13,11 +14,15 @@ from __future__ import annotations
 import argparse
 import errno
 import importlib
-import json
 import sys
 
 from scorerepro.papers import PAPERS, paper_module
-from scorerepro.pipeline.registry import SHARED_STAGES, Stage
+from scorerepro.core.errors import EXIT_USAGE
+from scorerepro.pipeline.registry import SHARED_STAGES, Command, Stage
+from scorerepro.profiles import available_profiles
+
+# Top-level commands that moved under their paper: the old spelling says where to (hidden from --help).
+MOVED = {"model-summary": "ncsn model-summary"}
 
 
 def _add_params_arg(p: argparse.ArgumentParser) -> None:
@@ -34,6 +39,14 @@ def _add_stage(sub, name: str, stage: Stage) -> None:
     p.set_defaults(stage=stage, stage_name=name)
 
 
+def _add_command(sub, name: str, command: Command) -> None:
+    module = importlib.import_module(command.module)
+    p = sub.add_parser(name, help=module.HELP, description=module.__doc__.split("\n\n")[0])
+    module.add_arguments(p)
+    _add_params_arg(p)
+    p.set_defaults(command_module=command.module)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="scorerepro", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -45,14 +58,14 @@ def build_parser() -> argparse.ArgumentParser:
         paper_sub = p.add_subparsers(dest="paper_stage", required=True, metavar="STAGE")
         for stage_name, stage in module.STAGES.items():
             _add_stage(paper_sub, stage_name, stage)
+        for command_name, command in getattr(module, "COMMANDS", {}).items():
+            _add_command(paper_sub, command_name, command)
     for name, stage in SHARED_STAGES.items():
         _add_stage(sub, name, stage)
-
-    p = sub.add_parser("model-summary", help="parameter count and forward FLOPs per image, as JSON")
-    p.add_argument("name", nargs="?", help="a preset (see --list) or an NCSN experiment in params.yaml")
-    p.add_argument("--list", action="store_true", help="list the presets")
-    p.add_argument("--spec", help="a JSON model spec instead of a name, e.g. '{\"arch\": \"refinenet\", \"ngf\": 64}'")
-    _add_params_arg(p)
+    for old in MOVED:
+        p = sub.add_parser(old, add_help=False)  # no help=: argparse leaves it out of the command list
+        p.add_argument("rest", nargs=argparse.REMAINDER)
+        p.set_defaults(moved_to=MOVED[old], verbose=False)
 
     p = sub.add_parser("compare", help="the params and metrics that changed between two commits or experiments")
     p.add_argument("a", nargs="?", help="a commit, branch or DVC experiment (default: HEAD)")
@@ -66,8 +79,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the page to write (default: reproduction_report.html); figures are linked relative to it")
     _add_params_arg(p)
 
-    p = sub.add_parser("use-profile", help="copy a parameter profile from workflow/params/ into params.yaml")
-    p.add_argument("profile", help="quick, paper_mnist, paper_cifar10 or paper_celeba")
+    p = sub.add_parser("use-profile", help="write a parameter profile of workflow/params/ as params.yaml",
+                       description="Write a parameter profile as params.yaml (or --params): quick.yaml as it is, any "
+                                   "other profile laid over quick.yaml (the merge rule: src/scorerepro/profiles.py).")
+    p.add_argument("profile", help=f"one of: {', '.join(available_profiles())}")
     _add_params_arg(p)
     return parser
 
@@ -83,17 +98,6 @@ def _run_stage(args: argparse.Namespace) -> int:
         torch.set_num_threads(params["threads"])
     function = getattr(importlib.import_module(stage.module), stage.function)
     function(params, **{arg: getattr(args, arg) for arg in stage.args})
-    return 0
-
-
-def _model_summary(args: argparse.Namespace) -> int:
-    from scorerepro.papers.ncsn.experiment import model_summary
-    from scorerepro.papers.ncsn.nets import PRESETS
-
-    if args.list:
-        print(json.dumps(sorted(PRESETS), indent=2))
-        return 0
-    print(json.dumps(model_summary(args.name, spec_json=args.spec, params_path=args.params), indent=2))
     return 0
 
 
@@ -123,7 +127,7 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _use_profile(args: argparse.Namespace) -> int:
-    from scorerepro.pipeline.common import use_profile
+    from scorerepro.profiles import use_profile
 
     use_profile(args.profile, args.params)
     return 0
@@ -165,8 +169,11 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     command = " ".join(x for x in (args.command, getattr(args, "paper_stage", None)) if x)
     try:
-        if args.command == "model-summary":
-            return _model_summary(args)
+        if getattr(args, "moved_to", None):
+            print(f"scorerepro {args.command}: moved: run `scorerepro {args.moved_to} ...`", file=sys.stderr)
+            return EXIT_USAGE
+        if getattr(args, "command_module", None):
+            return importlib.import_module(args.command_module).run(args)
         if args.command == "compare":
             return _compare(args)
         if args.command == "report":

@@ -41,12 +41,19 @@ _ParamsLoader.add_implicit_resolver(
     re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
     list("-+0123456789"),
 )
+# A profile overlay's `!replace` mapping (scorerepro.profiles) reads as a plain mapping, so that loading an overlay
+# by mistake gets to the message that says what it is.
+_ParamsLoader.add_constructor("!replace", lambda loader, node: loader.construct_mapping(node, deep=True))
 
 
 def read_params_yaml(path: str | Path) -> Any:
     """Parse a params file the way DVC does (YAML 1.2 floats), without validating it."""
-    with open(path) as f:
-        return yaml.load(f, Loader=_ParamsLoader)  # noqa: S506 - a SafeLoader subclass
+    return parse_params_yaml(Path(path).read_text())
+
+
+def parse_params_yaml(text: str) -> Any:
+    """Parse the text of a params file the way DVC does (YAML 1.2 floats), without validating it."""
+    return yaml.load(text, Loader=_ParamsLoader)  # noqa: S506 - a SafeLoader subclass
 
 
 class ParamsError(UserError, ValueError):
@@ -197,13 +204,21 @@ def load_params(path: str | Path = DEFAULT_PARAMS) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise ParamsError(f"{path} not found: run from the repository root, or pass --params PATH")
+    return parse_params_text(path.read_text(), str(path), find_schema(path))
+
+
+def parse_params_text(text: str, source: str, schema_path: Path | None = None) -> dict[str, Any]:
+    """Parse and validate the text of a params file; `source` names it in messages."""
     try:
-        params = read_params_yaml(path)
+        params = parse_params_yaml(text)
     except yaml.YAMLError as e:
-        raise ParamsError(f"{path} is not valid YAML: {e}") from e
+        raise ParamsError(f"{source} is not valid YAML: {e}") from e
     if not isinstance(params, dict):
-        raise ParamsError(f"{path} must hold a mapping of keys, got {type(params).__name__}")
-    validate_params(params, find_schema(path), source=str(path))
+        raise ParamsError(f"{source} must hold a mapping of keys, got {type(params).__name__}")
+    if "extends" in params:
+        raise ParamsError(f"{source} is a profile overlay on {params['extends']}, not a whole params file: "
+                          f"`scorerepro use-profile NAME` writes the merged profile as params.yaml")
+    validate_params(params, schema_path or find_schema(), source=source)
     return params
 
 

@@ -80,8 +80,9 @@ def test_stage_times_from_dvc_output():
 
 def test_dry_run_overlay_keeps_the_profile_valid():
     from scorerepro.config import validate_params
+    from scorerepro.profiles import load_profile
 
-    gpu = yaml.safe_load((REPO / "workflow/params/gpu_h100.yaml").read_text())
+    gpu = load_profile("gpu_h100", REPO / "workflow" / "params")
     tiny = apply_overlay(gpu, yaml.safe_load((REPO / "benchmarks/gpu_lease_dry_run.yaml").read_text()))
     validate_params(tiny, REPO / "workflow/schemas/params.schema.json")
     # the overlay shrinks sizes, never the DAG: the same experiments as the profile

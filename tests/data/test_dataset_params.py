@@ -11,6 +11,7 @@ import yaml
 
 from scorerepro.cli import main
 from scorerepro.config import load_params
+from scorerepro.profiles import available_profiles, load_profile
 
 TINY = Path(__file__).resolve().parents[1] / "fixtures" / "tiny_params.yaml"
 
@@ -69,5 +70,6 @@ def test_a_batch_larger_than_the_dataset_is_refused_at_validation_by_key(tmp_pat
 
 
 def test_every_profile_still_validates():
-    for path in [TINY, *sorted((TINY.parents[2] / "workflow" / "params").glob("*.yaml"))]:
-        load_params(path)
+    load_params(TINY)
+    for profile in available_profiles():
+        load_profile(profile)

@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from scorerepro.pipeline.common import (ShardError, load_sample_shards, read_shards, remove_unlisted_shards,
-                                        resolve_device, save_shard, shard_file, shard_range, to_uint8, use_profile)
+                                        resolve_device, save_shard, shard_file, shard_range, to_uint8)
+from scorerepro.profiles import profile_text, use_profile
 
 REPO = Path(__file__).resolve().parents[2]
 PROFILES = REPO / "workflow" / "params"
@@ -31,7 +32,7 @@ def test_use_profile_copies_a_valid_profile_and_refuses_unknown(tmp_path, monkey
     monkeypatch.chdir(REPO)
     target = tmp_path / "params.yaml"
     use_profile("paper_cifar10", str(target))
-    assert target.read_text() == (PROFILES / "paper_cifar10.yaml").read_text()
+    assert target.read_text() == profile_text("paper_cifar10", PROFILES)
     with pytest.raises(ValueError, match="available"):
         use_profile("no_such_profile", str(target))
 

@@ -1,4 +1,5 @@
-"""The profiles are written the way DVC writes params.yaml, so `dvc exp run -S` changes only what it sets."""
+"""The profiles, and the params.yaml `scorerepro use-profile` makes of each, are written the way DVC writes
+params.yaml, so `dvc exp run -S` changes only what it sets."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "workflow" / "scripts"))
 import restyle_params  # noqa: E402
 
+from scorerepro.profiles import available_profiles, profile_text  # noqa: E402
+
 PROFILES = sorted((REPO / "workflow" / "params").glob("*.yaml")) + [REPO / "params.yaml"]
 
 
@@ -19,6 +22,12 @@ PROFILES = sorted((REPO / "workflow" / "params").glob("*.yaml")) + [REPO / "para
 def test_dvcs_rewrite_leaves_the_profile_unchanged(path):
     text = path.read_text()
     assert restyle_params.dvc_dump(text) == text, f"run workflow/scripts/restyle_params.py {path.name}"
+
+
+@pytest.mark.parametrize("profile", available_profiles(REPO / "workflow" / "params"))
+def test_dvcs_rewrite_leaves_the_params_yaml_use_profile_writes_unchanged(profile):
+    text = profile_text(profile, REPO / "workflow" / "params")
+    assert restyle_params.dvc_dump(text) == text
 
 
 def test_setting_one_param_the_way_dvc_exp_run_does_changes_two_lines(tmp_path):

@@ -9,6 +9,7 @@ import pytest
 from scorerepro.core.fileio import write_json
 from scorerepro.pipeline import paths
 from scorerepro.pipeline.evidence import claim_row
+from scorerepro.pipeline.tables import write_paper_rows
 from scorerepro.stages import claims_table, leaderboard
 
 PARAMS = {"profile": "test", "ncsn": {}}
@@ -33,6 +34,16 @@ def test_claims_table_has_a_paper_column_and_a_section_per_paper(in_tmp):
     assert list(table.columns) == claims_table.COLUMNS and set(table["paper"]) == {"ncsn"}
     md = (in_tmp / "results" / "claims.md").read_text()
     assert "## ncsn: seed 000" in md and "1 yes, 1 no, 1 inconclusive, 1 untested." in md
+
+
+def test_a_papers_rows_written_by_its_summary_are_what_the_claims_table_gathers(in_tmp):
+    """write_paper_rows: the end of every paper's summary stage."""
+    claims = _claims([("a", "yes"), ("b", "no")]).drop(columns="paper")
+    written = write_paper_rows("ncsn", claims, pd.DataFrame([{"paper": "ncsn", "model": "m"}]))
+    assert list(written.columns) == ["paper", *claims.columns] and "paper" not in claims.columns
+    assert pd.read_csv(paths.leaderboard_rows_file("ncsn")).to_dict("records") == [{"paper": "ncsn", "model": "m"}]
+    claims_table.run(PARAMS)
+    assert list(pd.read_csv(in_tmp / "results" / "claims.csv")["claim"]) == ["a", "b"]
 
 
 def test_claims_table_refuses_a_verdict_that_is_not_yes_no_untested(in_tmp):

@@ -20,6 +20,7 @@ that the comparison reports it. No stage is run.
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import os
 import re
@@ -29,6 +30,7 @@ from pathlib import Path, PurePosixPath
 import pytest
 import yaml
 
+from scorerepro.profiles import available_profiles, profile_text
 from workflow_helpers import REPO, TINY_PARAMS, make_workspace, parse_dry_run, snakemake, tool_env
 
 sys.path.insert(0, str(REPO / "workflow" / "scripts"))
@@ -210,9 +212,9 @@ PARAMS = {
     "two_datasets_three_shards": third_shape,
 }
 # the paper-scale profiles (`scorerepro use-profile ...`); quick.yaml is the default params.yaml
-for _profile in sorted((REPO / "workflow" / "params").glob("*.yaml")):
-    if _profile.stem != "quick":
-        PARAMS[f"profile_{_profile.stem}"] = _profile.read_text
+for _profile in available_profiles(REPO / "workflow" / "params"):
+    if _profile != "quick":
+        PARAMS[f"profile_{_profile}"] = functools.partial(profile_text, _profile, REPO / "workflow" / "params")
 
 
 @pytest.fixture(scope="module", params=sorted(PARAMS))

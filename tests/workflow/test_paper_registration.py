@@ -12,9 +12,12 @@ import pytest
 import yaml
 
 from scorerepro.papers import PAPERS, paper_module
+from scorerepro.profiles import available_profiles, profile_text
 from workflow_helpers import REPO, TINY_PARAMS
 
-PROFILES = sorted((REPO / "workflow" / "params").glob("*.yaml")) + [REPO / "params.yaml", TINY_PARAMS]
+# Every profile as `scorerepro use-profile` writes it, params.yaml and the tiny test params: name -> text
+PROFILES = {**{f"profile {name}": profile_text(name, REPO / "workflow" / "params") for name in available_profiles()},
+            "params.yaml": (REPO / "params.yaml").read_text(), "tests/fixtures/tiny_params.yaml": TINY_PARAMS.read_text()}
 DVC = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
 
 
@@ -22,8 +25,8 @@ DVC = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
 def test_paper_is_wired_everywhere(paper):
     module = paper_module(paper)
     assert module.TITLE and module.STAGES, f"papers/{paper}/__init__.py needs TITLE and STAGES"
-    for profile in PROFILES:
-        assert paper in yaml.safe_load(profile.read_text()), f"{profile.relative_to(REPO)} has no `{paper}:` block"
+    for where, text in PROFILES.items():
+        assert paper in yaml.safe_load(text), f"{where} has no `{paper}:` block"
     schema = json.loads((REPO / "workflow" / "schemas" / "params.schema.json").read_text())
     assert paper in schema["$defs"] and paper in schema["properties"], f"the schema has no part for {paper}"
     stages = [name for name in DVC if name.startswith(f"{paper}_")]

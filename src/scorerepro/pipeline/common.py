@@ -1,22 +1,19 @@
 """What stages of every paper share: the device params name, loading a dataset's training images, shard ranges,
 samples as uint8, sample shards (written with the settings they were made under, read back only when those are
-still the current ones), switching profiles."""
+still the current ones)."""
 
 from __future__ import annotations
 
 import json
 import re
-import shutil
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from scorerepro.config import load_params
 from scorerepro.core.errors import EXIT_SHARDS, UserError
 from scorerepro.core.fileio import save_torch
 from scorerepro.core.device import resolve_device as _resolve_device
-from scorerepro.pipeline import paths
 from scorerepro.pipeline.paths import processed_dir
 
 
@@ -133,55 +130,3 @@ def read_shards(folder: Path, shards: list[int], made_with: dict, rerun: str) ->
 def load_sample_shards(folder: Path, shards: list[int], made_with: dict, rerun: str) -> torch.Tensor:
     """The samples of a folder's shards (read_shards), concatenated in shard order (uint8)."""
     return torch.cat([p["images"] for p in read_shards(folder, shards, made_with, rerun)])
-
-
-def use_profile(profile: str, params_path: str = "params.yaml") -> list[str]:
-    """Install workflow/params/<profile>.yaml as params.yaml. Returns (and prints) the result, sample, model and data
-    folders left by earlier profiles that belong to no experiment or dataset of the new one: they are kept (a
-    profile switched back finds its results and checkpoints), never deleted here."""
-    src = Path("workflow/params") / f"{profile}.yaml"
-    if not src.is_file():
-        available = sorted(p.stem for p in Path("workflow/params").glob("*.yaml"))
-        raise ValueError(f"no profile {profile!r} in workflow/params/ (available: {', '.join(available)})")
-    params = load_params(src)  # refuse to install an invalid profile
-    shutil.copyfile(src, params_path)
-    print(f"params.yaml is now the {profile} profile ({src})")
-    orphans = orphaned_outputs(params, Path(params_path).resolve().parent)
-    if orphans:
-        print(f"These folders belong to no experiment or dataset of the {profile} profile; they were kept (delete "
-              "them yourself if you no longer need them; `dvc gc` then frees their cache):")
-        for path in orphans:
-            print(f"  {path}")
-    return orphans
-
-
-def orphaned_outputs(params: dict, root: Path = Path(".")) -> list[str]:
-    """Folders under `root` made for an experiment or dataset that `params` does not have: per dataset
-    data/{raw,processed,reference}/<dataset>, models/classifier/<dataset>, results/classifier/<dataset>; per
-    paper models/<paper>/<experiment>, samples/<paper>/<experiment>, results/<paper>/<experiment> (names the
-    paper's other stages use, such as results/ncsn/toy, are not experiments), data/<paper>/*/<experiment>.json,
-    and everything of a paper the profile has no block for. Paths relative to `root`, sorted."""
-    from scorerepro.config import RESERVED_NAMES, paper_blocks
-    from scorerepro.papers import PAPERS
-
-    found: list[Path] = []
-    datasets = set(params.get("datasets") or {})
-    for parent in (paths.DATA / "raw", paths.DATA / "processed", paths.DATA / "reference",
-                   paths.MODELS / "classifier", paths.RESULTS / "classifier"):
-        if (root / parent).is_dir():
-            found += [d for d in (root / parent).iterdir() if d.is_dir() and d.name not in datasets]
-    profile_papers = set(paper_blocks(params))
-    for paper in PAPERS:
-        experiments = set((params.get(paper) or {}).get("experiments") or {}) if paper in profile_papers else None
-        for top in (paths.MODELS, paths.SAMPLES, paths.RESULTS, paths.DATA):
-            base = root / top / paper
-            if not base.is_dir():
-                continue
-            if experiments is None:  # a paper this profile does not run
-                found.append(base)
-            elif top == paths.DATA:  # a paper's intermediate tables, one file per experiment
-                found += [f for f in base.glob("*/*.json") if f.stem not in experiments]
-            else:
-                found += [d for d in base.iterdir()
-                          if d.is_dir() and d.name not in experiments and d.name not in RESERVED_NAMES]
-    return sorted(p.relative_to(root).as_posix() for p in found)

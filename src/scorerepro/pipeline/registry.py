@@ -1,5 +1,6 @@
 """How a pipeline stage is declared for the CLI: which function runs it and which positional arguments it takes.
-A stage's subcommand has the stage's name (dvc.yaml `<paper>_<stage>`, or the bare name for shared stages)."""
+A stage's subcommand has the stage's name (dvc.yaml `<paper>_<stage>`, or the bare name for shared stages). A paper's
+other commands (tools that are no stage) are declared as a Command."""
 
 from __future__ import annotations
 
@@ -12,6 +13,15 @@ class Stage:
     function: str
     help: str
     args: tuple[str, ...] = ()  # positional arguments, passed by name; `shard` is parsed as an int
+
+
+@dataclass(frozen=True)
+class Command:
+    """A paper's command that is no stage of the DAG (a tool, e.g. `scorerepro ncsn model-summary`). Its module
+    defines HELP, add_arguments(parser) and run(args) -> exit code, and imports nothing heavy at its top: the CLI
+    imports it to build its parser."""
+
+    module: str
 
 
 SHARED_STAGES = {

@@ -1,4 +1,5 @@
-"""Small tables for people: CSV written atomically, and Markdown rendered from a DataFrame."""
+"""Small tables for people: CSV written atomically, Markdown rendered from a DataFrame, and a paper's rows of the
+cross-paper claims table and leaderboard."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from scorerepro.core.fileio import atomic_path
+from scorerepro.pipeline import paths
 
 
 def _fmt(v) -> str:
@@ -27,6 +29,17 @@ def to_markdown(df: pd.DataFrame, columns: list[str]) -> str:
 def write_csv(df: pd.DataFrame, path: Path) -> None:
     with atomic_path(path) as tmp:
         df.to_csv(tmp, index=False)
+
+
+def write_paper_rows(paper: str, claims: pd.DataFrame, leaderboard: pd.DataFrame) -> pd.DataFrame:
+    """What every paper's summary stage ends with: its rows of results/claims.csv (its claims, a `paper` column put
+    first) and of results/leaderboard.csv, as results/<paper>/claims.csv and leaderboard.csv, which the shared
+    `claims` and `leaderboard` stages gather. Returns the claims with their `paper` column."""
+    table = claims.copy()
+    table.insert(0, "paper", paper)
+    write_csv(table, paths.claims_rows_file(paper))
+    write_csv(leaderboard, paths.leaderboard_rows_file(paper))
+    return table
 
 
 #: The sample-metric columns of every leaderboard row, as pipeline.scoring.score names them (None where a metric

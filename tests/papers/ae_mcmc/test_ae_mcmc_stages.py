@@ -13,10 +13,10 @@ import pytest
 import torch
 
 from scorerepro.config import ParamsError, experiment, load_params, validate_params
+from scorerepro.profiles import load_profile
 
 REPO = Path(__file__).resolve().parents[3]
 TINY = REPO / "tests" / "fixtures" / "tiny_params.yaml"
-PROFILES = REPO / "workflow" / "params"
 
 
 def fake_mnist(root: Path, n_train: int = 64, n_test: int = 24) -> None:
@@ -107,7 +107,7 @@ def test_paper_profiles_use_the_papers_settings():
     as a variance; CelebA 64x64 the main data set, SVHN the appendix."""
     datasets = {}
     for profile in ("paper_celeba", "paper_cifar10", "paper_mnist"):
-        p = load_params(PROFILES / f"{profile}.yaml")
+        p = load_profile(profile)
         for name, (kind, denoising) in {"vae": ("vae", False), "dvae": ("vae", True), "aae": ("aae", False),
                                          "daae": ("aae", True)}.items():
             e = experiment(p, "ae_mcmc", name)

@@ -8,22 +8,23 @@ from pathlib import Path
 
 from scorerepro.config import load_params
 from scorerepro.papers.infusion.params_checks import check_params
+from scorerepro.profiles import load_profile
 
 REPO = Path(__file__).resolve().parents[3]
 
 
 def test_paper_mnist_profile_has_the_papers_settings():
-    m = load_params(REPO / "workflow/params/paper_mnist.yaml")["infusion"]["model"]
+    m = load_profile("paper_mnist")["infusion"]["model"]
     assert (m["dataset"], m["n_steps"], m["alpha0"], m["omega"], m["schedule"]) == ("mnist", 15, 0.0, 0.01,
                                                                                      "increasing")
     assert (m["layers"], m["hidden"], m["beta"], m["eps"]) == (2, 1200, 0.1, 1e-4)
-    ev = load_params(REPO / "workflow/params/paper_mnist.yaml")["infusion"]["eval"]
+    ev = load_profile("paper_mnist")["infusion"]["eval"]
     assert (ev["n_test"], ev["n_train"], ev["repetitions"], ev["n_samples"], ev["parzen_fixed_sigma"],
             ev["sampling_steps"]) == (1000, 100, 10, 10000, 0.17, 30)
 
 
 def test_paper_cifar10_profile_has_the_papers_schedule():
-    p = load_params(REPO / "workflow/params/paper_cifar10.yaml")["infusion"]
+    p = load_profile("paper_cifar10")["infusion"]
     assert (p["model"]["dataset"], p["model"]["n_steps"], p["model"]["omega"]) == ("cifar10", 20, 0.02)
     assert p["eval"]["n_samples"] == 50000 and p["eval"]["inception"] is True
 

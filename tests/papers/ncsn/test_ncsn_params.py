@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from scorerepro.config import ParamsError, experiment, load_params, validate_params
+from scorerepro.profiles import available_profiles, load_profile, profile_text
 
 REPO = Path(__file__).resolve().parents[3]
 PROFILES = REPO / "workflow" / "params"
@@ -32,9 +33,9 @@ def test_params_yaml_is_the_quick_profile():
     assert (REPO / "params.yaml").read_text() == (PROFILES / "quick.yaml").read_text()
 
 
-@pytest.mark.parametrize("profile", sorted(p.stem for p in PROFILES.glob("*.yaml")))
+@pytest.mark.parametrize("profile", available_profiles(PROFILES))
 def test_every_profile_is_valid(profile):
-    load_params(PROFILES / f"{profile}.yaml")
+    load_profile(profile, PROFILES)
 
 
 def test_unknown_dataset_names_the_key(quick):
@@ -85,7 +86,7 @@ def test_exponent_floats_as_dvc_writes_them_are_numbers(tmp_path, quick):
 def test_paper_profiles_use_the_official_settings():
     """FACTS.md / ermongroup/ncsn configs/anneal.yml, read as facts."""
     for profile, ngf in (("paper_cifar10", 128), ("paper_celeba", 128), ("paper_mnist", 64)):
-        p = load_params(PROFILES / f"{profile}.yaml")
+        p = load_profile(profile, PROFILES)
         main = experiment(p, "ncsn", next(n for n in p["ncsn"]["experiments"] if n.startswith("fig5_")))
         main.pop("name")
         assert main["model"] == {"arch": "refinenet", "ngf": ngf}
@@ -98,22 +99,22 @@ def test_paper_profiles_use_the_official_settings():
         if profile != "paper_mnist":
             assert main["select"] == {"n_samples": 1000, "metric": "fid_inception"}
             assert main["eval"]["n_samples"] == 50000
-    base = experiment(load_params(PROFILES / "paper_mnist.yaml"), "ncsn", "fig4_mnist_baseline")
+    base = experiment(load_profile("paper_mnist", PROFILES), "ncsn", "fig4_mnist_baseline")
     assert base["noise"]["num_levels"] == 1 and base["noise"]["sigma_begin"] == 0.01
     assert (base["sampling"]["n_steps_each"], base["sampling"]["step_lr"]) == (1000, 2e-5)
 
 
 def test_gpu_profile_is_the_papers_mnist_network_in_one_short_lease(quick, tmp_path, monkeypatch):
-    """workflow/params/gpu_h100.yaml: all five papers in one `dvc repro` sized for 9 minutes of one H100/H200
+    """The gpu_h100 profile: all five papers in one `dvc repro` sized for 9 minutes of one H100/H200
     (benchmarks/gpu_lease_repro.sh). NCSN's fig5_mnist at the official MNIST RefineNet (ngf 64, batch 128, 10
     geometric sigmas, the paper's sampler) with the fast training options that pay at its size (bf16,
     channels_last, fused Adam; no torch.compile: its 142 s first step pays only beyond ~2,700 iterations, nor for
     sampling: 61 s per process), selection over at least 2 checkpoints; offline (no Inception anywhere); every
     other paper's block is the quick profile's with a subset of its experiments, each as quick has it;
     installable with use-profile."""
-    from scorerepro.pipeline.common import use_profile
+    from scorerepro.profiles import use_profile
 
-    gpu = load_params(PROFILES / "gpu_h100.yaml")
+    gpu = load_profile("gpu_h100", PROFILES)
     assert gpu["profile"] == "gpu_h100"
     assert not gpu["inception"]["allow_download"]
     assert all(not d.get("inception_reference", True) for d in gpu["datasets"].values())
@@ -137,7 +138,7 @@ def test_gpu_profile_is_the_papers_mnist_network_in_one_short_lease(quick, tmp_p
     assert -(-t["n_iters"] // t["snapshot_freq"]) >= 2
     monkeypatch.chdir(REPO)
     use_profile("gpu_h100", str(tmp_path / "params.yaml"))
-    assert (tmp_path / "params.yaml").read_text() == (PROFILES / "gpu_h100.yaml").read_text()
+    assert (tmp_path / "params.yaml").read_text() == profile_text("gpu_h100", PROFILES)
 
 
 def test_schema_knows_every_registered_dataset():

@@ -8,26 +8,26 @@ import pytest
 
 from scorerepro.config import load_params, read_params_yaml
 from scorerepro.papers.score_repr.params_checks import check_params
+from scorerepro.profiles import available_profiles, load_profile
 
 REPO = Path(__file__).resolve().parents[3]
-PROFILES = sorted((REPO / "workflow" / "params").glob("*.yaml")) + [REPO / "params.yaml",
-                                                                   REPO / "tests" / "fixtures" / "tiny_params.yaml"]
+PROFILES = [*available_profiles(), REPO / "params.yaml", REPO / "tests" / "fixtures" / "tiny_params.yaml"]
 
 
-@pytest.mark.parametrize("path", PROFILES, ids=lambda p: p.name)
-def test_every_profile_has_a_valid_block(path):
-    params = load_params(path)
+@pytest.mark.parametrize("profile", PROFILES, ids=lambda p: getattr(p, "name", p))
+def test_every_profile_has_a_valid_block(profile):
+    params = load_params(profile) if isinstance(profile, Path) else load_profile(profile)
     assert "score_repr" in params
     assert check_params(params) == []
 
 
 def test_paper_profiles_use_the_papers_settings():
-    mnist = load_params(REPO / "workflow" / "params" / "paper_mnist.yaml")["score_repr"]
+    mnist = load_profile("paper_mnist")["score_repr"]
     assert mnist["defaults"]["model"]["widths"] == [32, 64] and mnist["defaults"]["model"]["blocks"] == 2
     assert mnist["defaults"]["training"]["n_iters"] == 80000
     assert mnist["experiments"]["uniform_t"]["dataset"] == "mnist"
     assert len(mnist["sweep"]["seeds"]) == 3
-    cifar = load_params(REPO / "workflow" / "params" / "paper_cifar10.yaml")["score_repr"]
+    cifar = load_profile("paper_cifar10")["score_repr"]
     assert cifar["sweep"]["dataset"] == "cifar10_3class"
     assert cifar["defaults"]["model"]["widths"] == [32, 32, 32]
     assert cifar["experiments"]["uniform_t_kl"]["model"] == {"regulariser": "kl", "reg_weight": 1.0e-07}

@@ -6,14 +6,15 @@ import copy
 
 import yaml
 
-from scorerepro.config import experiment, load_params
+from scorerepro.config import experiment
 from scorerepro.papers.wmvl.params_checks import check_params
+from scorerepro.profiles import load_profile
 
 ROOT = Path(__file__).resolve().parents[3]
 
 
 def _load(name):
-    return load_params(ROOT / "workflow" / "params" / name)
+    return load_profile(Path(name).stem)
 
 
 def test_paper_mnist_profile_has_table1_and_table2_settings():

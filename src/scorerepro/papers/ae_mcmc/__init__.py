@@ -3,8 +3,10 @@ chains" (seed 001): VAE, DVAE, AAE and DAAE on one DCGAN-style encoder/decoder, 
 (t = 0) and by the decode -> (corrupt) -> encode chain (t >= 1).
 
 Where things are: networks `nets.py`; models, corruption and losses `autoencoders.py`; the chain, slerp and the
-batch-norm modes `chain.py`; latent-space and sample measurements `measures.py`; claims `claims.py`; the paper's
-(qualitative) statements `reported.py`; one module per stage in `stages/`. Settings: params.yaml `ae_mcmc:`.
+batch-norm modes `chain.py`; latent-space and sample measurements `measures.py`; an experiment's settings, its
+initial and trained networks `experiment.py`; where its files live `locations.py`; claims `claims.py`; the paper's
+(qualitative) statements `reported.py`; checks of its params block `params_checks.py`; one module per stage in
+`stages/`. Settings: params.yaml `ae_mcmc:`.
 """
 
 from scorerepro.pipeline.registry import Stage

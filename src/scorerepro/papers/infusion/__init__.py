@@ -2,8 +2,10 @@
 infusion training" (seed 002).
 
 Where things are: the model, infusion chain, objectives, sampling and log-likelihood estimators `model.py`; the
-settings a stage builds from params.yaml `infusion:` `settings.py`; the paper's numbers `reported.py`; claims
-`claims.py`; one module per stage in `stages/` (train, sweep = the reduced Table 4, evaluate with the figures, summary).
+data as the paper reads it `data.py`; training one model `training.py`; the main model's settings, its schedule and
+its initial network `experiment.py`; where its files live `locations.py`; the paper's numbers `reported.py`; claims
+`claims.py`; checks of its params block `params_checks.py`; one module per stage in `stages/` (train, sweep = the
+reduced Table 4, evaluate with the figures, summary). Settings: params.yaml `infusion:` (model, eval, sweep).
 """
 
 from scorerepro.pipeline.registry import Stage

@@ -230,7 +230,7 @@ def context_lines(m: dict, table: pd.DataFrame) -> list[str]:
 
 def evaluate(params: dict, results: Path | None = None) -> pd.DataFrame:
     """Every infusion claim from the files the evaluate and sweep stages wrote under results/infusion/."""
-    from scorerepro.papers.infusion.settings import RESULTS
+    from scorerepro.papers.infusion.locations import RESULTS
 
     d = Path(results) if results is not None else RESULTS
     m = json.loads((d / "metrics.json").read_text())

@@ -6,10 +6,9 @@ from pathlib import Path
 
 import torch
 
-from scorerepro.core.seeding import derive_seed
 from scorerepro.papers.infusion.data import DequantisedBatches, scaled
 from scorerepro.papers.infusion.model import InfusionModel, denoising_loss, lower_bound_loss
-from scorerepro.papers.infusion.settings import build_model, schedule_of
+from scorerepro.papers.infusion.experiment import initial_networks, schedule_of
 from scorerepro.training import LoopConfig, OptimizerSpec, load_model_weights, train_loop
 
 OBJECTIVES = {"denoising": denoising_loss, "lower_bound": lower_bound_loss}
@@ -25,7 +24,7 @@ def train_model(block: dict, images_uint8: torch.Tensor, seed: int, device: str,
     prior fitted to the training images scaled by 1/256."""
     t = block["training"]
     dim = images_uint8[0].numel()
-    model = build_model(block, dim, derive_seed(seed, f"init:{name}"))
+    model = initial_networks(block, dim, seed, name)["model"]
     # p(0) as the released code fits it: per-pixel mean and variance of u/256 (Fuel's ScaleAndShift), not of
     # dequantised pixels; the two differ by about 26 nats of test log-likelihood.
     model.prior.fit(scaled(images_uint8))
@@ -48,6 +47,6 @@ def train_model(block: dict, images_uint8: torch.Tensor, seed: int, device: str,
 
 
 def load_trained(block: dict, dim: int, seed: int, out_dir: Path, name: str) -> InfusionModel:
-    model = build_model(block, dim, derive_seed(seed, f"init:{name}"))
+    model = initial_networks(block, dim, seed, name)["model"]
     load_model_weights(model, out_dir / "final.pt", network="model")
     return model

@@ -3,11 +3,13 @@ way seed 000 (its reproducibility report) did.
 
 Where things are: noise schedules `noise.py`; DSM/SSM losses `losses.py`; Langevin, annealed Langevin and
 inpainting `sampling.py`; networks (RefineNet, baseline, ResNets, toy MLP) `nets/`; the toy GMM `toy_gmm.py` and
-studies `toy_studies.py`; the paper's and seed 000's numbers `reported.py`; claims `claims.py`; one module per
-stage in `stages/`. Settings: params.yaml `ncsn:` (defaults, experiments, toy, sensitivity).
+studies `toy_studies.py`; an experiment's settings, network and initial weights `experiment.py`; where its files live
+`locations.py`; the paper's and seed 000's numbers `reported.py`; claims `claims.py`; checks of its params block
+`params_checks.py`; one module per stage in `stages/`; `scorerepro ncsn model-summary` (parameters and FLOPs of a
+network) `model_summary.py`. Settings: params.yaml `ncsn:` (defaults, experiments, toy, sensitivity).
 """
 
-from scorerepro.pipeline.registry import Stage
+from scorerepro.pipeline.registry import Command, Stage
 
 TITLE = "seed 000: Song & Ermon 2019 (NCSN), as reproduced by its reproducibility report"
 
@@ -35,3 +37,5 @@ STAGES = {
     "summary": Stage(_S + "summary", "run",
                      "results/ncsn/summary.*, this paper's claims and leaderboard rows"),
 }
+# Tools that are no stage of the DAG: `scorerepro ncsn <command> ...`
+COMMANDS = {"model-summary": Command("scorerepro.papers.ncsn.model_summary")}

@@ -1,5 +1,6 @@
-"""What NCSN's stages share: an experiment's settings, network and noise levels, loading checkpoints. Drawing
-samples lives in stages/batched_sampling.py, so that the train stage does not depend on the sampler's code."""
+"""What NCSN's stages share: an experiment's settings, network and noise levels, the network as training starts it,
+loading checkpoints. Drawing samples lives in stages/batched_sampling.py, so that the train stage does not depend on
+the sampler's code."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from typing import Any
 
 import torch
 
-from scorerepro.config import ParamsError, experiment, load_params
+from scorerepro.config import ParamsError, experiment
+from scorerepro.core.seeding import derive_seed
 from scorerepro.data.registry import image_shape
 from scorerepro.papers.ncsn.locations import PAPER, results_dir
 from scorerepro.papers.ncsn.noise import make_sigmas
@@ -50,6 +52,15 @@ def build_score_net(exp: dict) -> torch.nn.Module:
         raise ParamsError(f"ncsn.experiments.{exp['name']}.model (or ncsn.defaults.model): {e}") from None
 
 
+def initial_networks(exp: dict, seed: int) -> dict[str, torch.nn.Module]:
+    """{"model": the experiment's network} with initial weights drawn from derive_seed(seed, "init:<experiment>"):
+    torch seeds its default generator at random in each process, so an unseeded build gave another network every
+    run. "model" is the name the training loop gives a single network in its checkpoints."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(derive_seed(seed, f"init:{exp['name']}"))
+        return {"model": build_score_net(exp)}
+
+
 def load_score_net(exp: dict, checkpoint: str | Path, device: torch.device) -> torch.nn.Module:
     """The experiment's network with a checkpoint's weights (EMA weights when the run kept them), eval mode."""
     from scorerepro.training import load_model_weights
@@ -64,21 +75,3 @@ def selected_checkpoint(exp: dict) -> Path:
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing: run the select stage for {exp['name']} first")
     return Path(json.loads(path.read_text())["checkpoint"])
-
-
-def model_summary(name: str | None, spec_json: str | None = None, params_path: str = "params.yaml") -> dict:
-    from scorerepro.papers.ncsn.nets import PRESETS, build_model, input_shape
-    from scorerepro.nets.model_summary import summarize
-
-    if spec_json:
-        spec = json.loads(spec_json)
-    elif name in PRESETS:
-        spec = copy.deepcopy(PRESETS[name])
-    elif name:
-        params = load_params(params_path)
-        spec = model_spec(experiment_settings(params, name))
-    else:
-        raise ValueError("give a preset name, an experiment name or --spec (see --list)")
-    model = build_model(spec)
-    summary = summarize(model, input_shape(spec))
-    return {"name": name, "spec": model.spec, **summary}

@@ -4,8 +4,10 @@ code captures.
 
 Where things are: the VE SDE and Eq. 6's Gaussian constant `sde.py`; encoder and code-conditioned U-Net `nets.py`;
 the objective `losses.py`; the predictor-corrector sampler `sampling.py`; Eq. 6 on images `constant.py` and on a
-Gaussian toy `toy.py`; settings, data, training and loading `experiment.py`; claims `claims.py`; the paper's
-(figure-only) statements `reported.py`; one module per stage in `stages/`. Settings: params.yaml `score_repr:`.
+Gaussian toy `toy.py`; an experiment's settings, images, initial networks and loading them back `experiment.py`;
+training them `training.py`; where its files live `locations.py`; claims `claims.py`; the paper's (figure-only)
+statements `reported.py`; checks of its params block `params_checks.py`; one module per stage in `stages/`.
+Settings: params.yaml `score_repr:`.
 """
 
 from scorerepro.pipeline.registry import Stage

@@ -1,5 +1,6 @@
-"""What seed 003's stages share: an experiment's settings, its images, its networks, training them with
-scorerepro.training (networks "score" and, when code-conditioned, "encoder"), and loading them back."""
+"""What seed 003's stages share: an experiment's settings (and a sweep run's), its images, its networks (the score
+network and, when code-conditioned, the encoder) as training starts them, and loading them back. Training them:
+training.py."""
 
 from __future__ import annotations
 
@@ -12,24 +13,14 @@ import torch.nn.functional as F
 
 from scorerepro.config import experiment
 from scorerepro.core.seeding import derive_seed
-from scorerepro.data.loading import StepBatchSampler, load_split, to_float
+from scorerepro.data.loading import load_split, to_float
 from scorerepro.data.registry import image_shape
 from scorerepro.pipeline.paths import processed_dir
 from scorerepro.papers.score_repr.locations import PAPER
-from scorerepro.papers.score_repr.losses import dsm_per_example, encode, sample_t
+from scorerepro.papers.score_repr.losses import encode
 from scorerepro.papers.score_repr.nets import Encoder, ScoreUNet
 from scorerepro.papers.score_repr.sde import VESDE
-from scorerepro.training import LoopConfig, OptimizerSpec, load_checkpoint, load_model_weights, train_loop
-
-# Settings that may change between a run and its continuation (how long and how often to save).
-RESUMABLE_RECORD_KEYS = ("training.snapshot_freq",)
-
-
-def resumable_record_keys(training: dict) -> tuple[str, ...]:
-    """The record keys a finished run may differ in and still be continued. n_iters ends the first phase, so it
-    may grow only when no fine-tuning phase follows it; with one, fine-tuning may grow while n_iters stays."""
-    phase = "training.n_iters" if training["finetune_iters"] == 0 else "training.finetune_iters"
-    return (*RESUMABLE_RECORD_KEYS, phase)
+from scorerepro.training import load_checkpoint, load_model_weights
 
 
 def experiment_settings(params: dict, name: str) -> dict[str, Any]:
@@ -80,71 +71,17 @@ def build_networks(exp: dict) -> dict[str, torch.nn.Module]:
     return nets
 
 
-def run_seed_of(params: dict, exp: dict) -> int:
-    return derive_seed(params["seed"], f"{PAPER}:{exp['name']}:{exp.get('run_seed', 0)}")
+def run_seed_of(seed: int, exp: dict) -> int:
+    """The seed of one run (an experiment, or a sweep run's seed) under params' `seed`."""
+    return derive_seed(seed, f"{PAPER}:{exp['name']}:{exp.get('run_seed', 0)}")
 
 
-def initial_networks(params: dict, exp: dict) -> dict[str, torch.nn.Module]:
+def initial_networks(exp: dict, seed: int) -> dict[str, torch.nn.Module]:
     """The networks as training starts them (the same weights every time for the same settings): the baseline that
     tells what an untrained encoder's code already carries."""
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(derive_seed(run_seed_of(params, exp), "init"))
+        torch.manual_seed(derive_seed(run_seed_of(seed, exp), "init"))
         return build_networks(exp)
-
-
-class ImageBatches:
-    def __init__(self, images: torch.Tensor, batch_size: int, seed: int):
-        self.images = images
-        self.sampler = StepBatchSampler(len(images), batch_size, seed, drop_last=True)
-
-    def batch_for_step(self, step: int, generator: torch.Generator) -> torch.Tensor:
-        return self.images[self.sampler.indices(step)]
-
-
-def train_experiment(params: dict, exp: dict, out_dir: Path, progress: bool = True):
-    """Train an experiment's networks into out_dir (resuming from its last checkpoint). uniform_sigma runs
-    training.n_iters steps with sigma uniform, then finetune_iters with t uniform and the encoder frozen."""
-    t = exp["training"]
-    sde = make_sde(params)
-    t_eps = params[PAPER]["sde"]["t_eps"]
-    seed = run_seed_of(params, exp)
-    images, _ = load_images(exp["dataset"], "train", exp["data"]["pool"])
-    nets = initial_networks(params, exp)
-    conditional = "encoder" in nets
-    reg_scale = 2.0 * exp["model"]["reg_weight"] / images[0].numel()
-    first_phase = t["n_iters"]
-
-    def step_fn(ctx):
-        x0 = ctx.batch
-        u = ctx.rng.rand()
-        finetuning = ctx.step > first_phase
-        mode = "uniform_t" if finetuning else t["t_mode"]
-        tt = sample_t(sde, mode, u, t_eps, t.get("fixed_t"))
-        noise = ctx.rng.randn_like(x0)
-        reg = x0.new_zeros(())
-        z = None
-        if conditional:
-            code_noise = ctx.rng.randn(exp["model"]["code_dim"]) if exp["model"]["regulariser"] == "kl" else None
-            if finetuning:
-                with torch.no_grad():
-                    z, _ = encode(ctx.nets["encoder"], x0, code_noise)
-            else:
-                z, r = encode(ctx.nets["encoder"], x0, code_noise)
-                reg = r.mean() * reg_scale
-        dsm = dsm_per_example(ctx.nets["score"], sde, x0, tt, noise, z).mean()
-        loss = dsm + reg
-        ctx.update("adam", loss)
-        return {"loss": loss.detach(), "dsm": dsm.detach()}
-
-    cfg = LoopConfig(n_iters=t["n_iters"] + t["finetune_iters"], batch_size=t["batch_size"],
-                     snapshot_freq=min(t["snapshot_freq"], t["n_iters"] + t["finetune_iters"]),
-                     log_freq=50, seed=seed, device=params["device"], progress=progress)
-    spec = {"adam": OptimizerSpec(params_of=tuple(nets), lr=t["lr"], betas=(0.9, 0.999), eps=1e-8)}
-    record = {"experiment": exp["name"], "dataset": exp["dataset"], "data": exp["data"], "model": exp["model"],
-              "training": t, "sde": params[PAPER]["sde"], "seed": params["seed"], "run_seed": exp.get("run_seed", 0)}
-    data = ImageBatches(images, t["batch_size"], seed)
-    return train_loop(nets, spec, step_fn, data, cfg, out_dir, record, on_mismatch="move_aside",
-                      ignore_record_keys=resumable_record_keys(t))
 
 
 def load_networks(exp: dict, out_dir: Path) -> dict[str, torch.nn.Module]:

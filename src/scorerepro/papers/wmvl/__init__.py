@@ -4,9 +4,10 @@ unnormalized models" (seed 004).
 Where things are: estimators (MVL, variance-reduced DSM, CD-1 with the control variate, SSM, exact SM)
 `estimators.py`; Langevin on S^n in a stereographic chart and Riemannian MVL `sphere.py`; energy networks
 `energies.py`; VAEs/WAEs with Euclidean or hyperspherical latents `autoencoders.py`; AIS `ais.py`; the synthetic
-experiments `synthetic_studies.py` and their figures `plots.py`; the paper's numbers `reported.py`; claims
-`claims.py`; one module per stage in `stages/`. Settings: params.yaml `wmvl:` (synthetic, defaults, experiments,
-claims).
+experiments `synthetic_studies.py` and their figures `plots.py`; an experiment's settings, images and initial
+networks `experiment.py`; where its files live `locations.py`; the paper's numbers `reported.py`; claims
+`claims.py`; checks of its params block `params_checks.py`; one module per stage in `stages/`. Settings: params.yaml
+`wmvl:` (synthetic, defaults, experiments, claims).
 """
 
 from scorerepro.pipeline.registry import Stage

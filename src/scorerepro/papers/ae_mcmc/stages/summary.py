@@ -5,15 +5,13 @@ scored by pipeline.scoring.score in the chains stage)."""
 
 from __future__ import annotations
 
-
 import pandas as pd
 
 from scorerepro.core.fileio import write_text
 from scorerepro.papers.ae_mcmc.claims import evaluate, load_chain_metrics
 from scorerepro.papers.ae_mcmc.experiment import experiment_settings
 from scorerepro.papers.ae_mcmc.locations import PAPER, RESULTS, results_dir
-from scorerepro.pipeline import paths
-from scorerepro.pipeline.tables import score_columns, to_markdown, write_csv
+from scorerepro.pipeline.tables import score_columns, to_markdown, write_csv, write_paper_rows
 
 LABEL = {("vae", False): "VAE", ("vae", True): "DVAE", ("aae", False): "AAE", ("aae", True): "DAAE"}
 
@@ -72,11 +70,8 @@ def run(params: dict) -> None:
     metrics = load_chain_metrics(params)
     df = pd.DataFrame(_summary_rows(params, metrics))
     write_csv(df, RESULTS / "summary.csv")
-    table = evaluate(params)
-    table.insert(0, "paper", PAPER)
-    write_csv(table, paths.claims_rows_file(PAPER))
     board = leaderboard_rows(params, metrics)
-    write_csv(board, paths.leaderboard_rows_file(PAPER))
+    table = write_paper_rows(PAPER, evaluate(params), board)
     key = df[df["measure"].isin(["latent_frechet_to_encodings", "samples.fid_mnist_classifier",
                                  "samples.parzen_log_likelihood"])]
     wide = key.pivot_table(index=["model", "bn_mode", "measure"], columns="t", values="value").reset_index()

@@ -12,10 +12,9 @@ import shutil
 import torch
 
 from scorerepro.core.device import resolve_device
-from scorerepro.core.seeding import derive_seed
 from scorerepro.data.loading import StepBatchSampler, to_float
-from scorerepro.papers.ae_mcmc.autoencoders import build_networks, make_step_fn
-from scorerepro.papers.ae_mcmc.experiment import experiment_settings, image_shape
+from scorerepro.papers.ae_mcmc.autoencoders import make_step_fn
+from scorerepro.papers.ae_mcmc.experiment import experiment_settings, initial_networks
 from scorerepro.papers.ae_mcmc.locations import model_dir, results_dir
 from scorerepro.pipeline.common import load_train_images
 from scorerepro.training import LoopConfig, OptimizerSpec, train_loop
@@ -50,12 +49,6 @@ def optimizers(kind: str, t: dict) -> dict[str, OptimizerSpec]:
         specs["adversary"] = OptimizerSpec(params_of=("adversary",), **adam)
         specs["generator"] = OptimizerSpec(params_of=("encoder",), **adam)
     return specs
-
-
-def initial_networks(exp: dict, seed: int) -> dict[str, torch.nn.Module]:
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(derive_seed(seed, f"init:ae_mcmc:{exp['name']}"))
-        return build_networks(exp, image_shape(exp))
 
 
 def run(params: dict, experiment: str) -> None:

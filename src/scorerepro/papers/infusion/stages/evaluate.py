@@ -32,7 +32,8 @@ from scorerepro.metrics.parzen import DEFAULT_SIGMAS, parzen_log_likelihood, par
 from scorerepro.papers.infusion.data import dequantise, hold_out_validation, load_images  # noqa: E402
 from scorerepro.papers.infusion.model import (best_independent_log_likelihood, calibrate_batch_norm,  # noqa: E402
                                               infusion_chain_means, log_likelihood_estimates, sample_chain)
-from scorerepro.papers.infusion.settings import MAIN, RESULTS, describe, model_dir, samples_dir, schedule_of  # noqa: E402
+from scorerepro.papers.infusion.experiment import describe, experiment_settings, schedule_of  # noqa: E402
+from scorerepro.papers.infusion.locations import MAIN, RESULTS, model_dir, samples_dir  # noqa: E402
 from scorerepro.papers.infusion.training import load_trained  # noqa: E402
 from scorerepro.pipeline.common import resolve_device, to_uint8  # noqa: E402
 from scorerepro.pipeline.scoring import score  # noqa: E402
@@ -69,7 +70,7 @@ def _figure(images: torch.Tensor, side: int, nrow: int, title: str, path) -> Non
 
 def run(params: dict) -> None:
     inf = params["infusion"]
-    block, ev = inf["model"], inf["eval"]
+    block, ev = experiment_settings(params), inf["eval"]
     seed = params["seed"]
     device = resolve_device(params)
     n_val = ev["parzen_validation"]

@@ -11,9 +11,8 @@ import pandas as pd
 from scorerepro.core.fileio import write_text
 from scorerepro.papers.infusion import claims as claims_mod
 from scorerepro.papers.infusion import reported as R
-from scorerepro.papers.infusion.settings import PAPER, RESULTS
-from scorerepro.pipeline import paths
-from scorerepro.pipeline.tables import score_columns, to_markdown, write_csv
+from scorerepro.papers.infusion.locations import PAPER, RESULTS
+from scorerepro.pipeline.tables import score_columns, to_markdown, write_csv, write_paper_rows
 
 
 def _read(path):
@@ -90,10 +89,7 @@ def run(params: dict) -> None:
                "\n\nTable 4 sweep: results/infusion/table4.csv, table4_heatmap.png; per test point: "
                "table4_points.csv.\n\n## Context (not claims)\n\n"
                + "\n".join(claims_mod.context_lines(m, table4)) + "\n")
-    table = claims_mod.evaluate(params)
-    table.insert(0, "paper", PAPER)
-    write_csv(table, paths.claims_rows_file(PAPER))
     board = leaderboard_rows(params, m)
-    write_csv(board, paths.leaderboard_rows_file(PAPER))
+    table = write_paper_rows(PAPER, claims_mod.evaluate(params), board)
     print(f"infusion summary: {len(table)} claims ({table['holds'].value_counts().to_dict()}), {len(board)} "
           f"leaderboard row")

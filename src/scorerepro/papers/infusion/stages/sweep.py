@@ -27,7 +27,8 @@ from scorerepro.core.seeding import derive_seed  # noqa: E402
 from scorerepro.papers.infusion.data import dequantise, hold_out_validation, load_images  # noqa: E402
 from scorerepro.papers.infusion.model import (best_independent_log_likelihood, calibrate_batch_norm,  # noqa: E402
                                               log_likelihood_estimates)
-from scorerepro.papers.infusion.settings import RESULTS, schedule_of, sweep_dir  # noqa: E402
+from scorerepro.papers.infusion.experiment import schedule_of  # noqa: E402
+from scorerepro.papers.infusion.locations import RESULTS, sweep_dir  # noqa: E402
 from scorerepro.papers.infusion.training import train_model  # noqa: E402
 from scorerepro.pipeline.tables import write_csv  # noqa: E402
 

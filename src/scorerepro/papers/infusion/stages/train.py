@@ -6,12 +6,13 @@ from __future__ import annotations
 import shutil
 
 from scorerepro.papers.infusion.data import hold_out_validation, load_images
-from scorerepro.papers.infusion.settings import MAIN, RESULTS, describe, model_dir
+from scorerepro.papers.infusion.experiment import describe, experiment_settings
+from scorerepro.papers.infusion.locations import MAIN, RESULTS, model_dir
 from scorerepro.papers.infusion.training import train_model
 
 
 def run(params: dict) -> None:
-    block = params["infusion"]["model"]
+    block = experiment_settings(params)
     images, _ = hold_out_validation(load_images(block["dataset"], "train")[0],
                                     params["infusion"]["eval"]["parzen_validation"])
     out = model_dir(MAIN)

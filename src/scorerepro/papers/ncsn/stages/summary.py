@@ -20,7 +20,7 @@ from scorerepro.papers.ncsn.locations import PAPER, RESULTS, results_dir, sensit
 from scorerepro.papers.ncsn.reported import PAPER as PAPER_REPORTED
 from scorerepro.papers.ncsn.reported import SEED000, describes
 from scorerepro.pipeline import paths
-from scorerepro.pipeline.tables import score_columns, to_markdown, write_csv
+from scorerepro.pipeline.tables import score_columns, to_markdown, write_csv, write_paper_rows
 
 METRICS_SHOWN = ["fid_inception", "is_inception_mean", "is_inception_std", "is_inception_unavailable",
                  "fid_mnist_classifier", "is_mnist_classifier_mean", "is_mnist_classifier_std",
@@ -136,10 +136,7 @@ def run(params: dict) -> None:
                "RefineNet). `*_mnist_classifier` metrics use the pipeline's MNIST classifier and are not "
                "comparable with Inception numbers. Toy-study numbers are in summary.csv and results/claims.md.\n\n"
                + to_markdown(shown, cols))
-    table = claims_mod.evaluate(params)
-    table.insert(0, "paper", PAPER)
-    write_csv(table, paths.claims_rows_file(PAPER))
     board = leaderboard_rows(params)
-    write_csv(board, paths.leaderboard_rows_file(PAPER))
+    table = write_paper_rows(PAPER, claims_mod.evaluate(params), board)
     print(f"ncsn summary: {len(df)} rows, {len(table)} claims ({(table['holds'] == 'yes').sum()} hold), "
           f"{len(board)} leaderboard rows")

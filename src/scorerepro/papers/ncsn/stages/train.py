@@ -14,10 +14,9 @@ import shutil
 import torch
 
 from scorerepro.core.device import resolve_device
-from scorerepro.core.seeding import derive_seed
 from scorerepro.data.loading import StepBatchSampler, augment_batch, to_float
 from scorerepro.data.registry import is_flipped
-from scorerepro.papers.ncsn.experiment import build_score_net, experiment_settings, model_spec, sigmas_of
+from scorerepro.papers.ncsn.experiment import experiment_settings, initial_networks, model_spec, sigmas_of
 from scorerepro.papers.ncsn.locations import model_dir, results_dir
 from scorerepro.papers.ncsn.losses import dsm_loss
 from scorerepro.pipeline.common import load_train_images
@@ -86,14 +85,6 @@ RESUMABLE_RECORD_KEYS = ("training.n_iters", "training.snapshot_freq", "training
                          "training.fused_adam", "training.gpus")
 
 
-def initial_score_net(exp: dict, seed: int) -> torch.nn.Module:
-    """The experiment's network with initial weights drawn from derive_seed(seed, "init:<experiment>"): torch seeds
-    its default generator at random in each process, so an unseeded build gave another network every run."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(derive_seed(seed, f"init:{exp['name']}"))
-        return build_score_net(exp)
-
-
 def run(params: dict, experiment: str) -> None:
     exp = experiment_settings(params, experiment)
     name = exp["name"]
@@ -117,7 +108,7 @@ def run(params: dict, experiment: str) -> None:
     out = model_dir(name)
     # Settings that change neither the model nor the optimisation may differ between a run and its continuation
     # (raising n_iters extends a finished run); any other change moves the old run aside and starts afresh.
-    result = train(initial_score_net(exp, params["seed"]), loss_fn, data, cfg, out, record, on_mismatch="move_aside",
+    result = train(initial_networks(exp, params["seed"])["model"], loss_fn, data, cfg, out, record, on_mismatch="move_aside",
                    ignore_record_keys=RESUMABLE_RECORD_KEYS)
     # The loss table is also a plot output under results/ (DVC plots; seed 000 Fig. 12).
     if int(os.environ.get("RANK", 0)) != 0:

@@ -106,7 +106,7 @@ def run(params: dict, experiment: str) -> None:
         out["ink_correlation_max"] = max(corr)
         # A random conv encoder's code already follows the mean intensity: this says how much of the trained
         # correlation training put there.
-        untrained = codes_of(initial_networks(params, exp)["encoder"].eval(), test)
+        untrained = codes_of(initial_networks(exp, params["seed"])["encoder"].eval(), test)
         out["ink_correlation_max_untrained"] = max(_ink_correlations(untrained, ink))
         out["silhouette_untrained"] = silhouette_of_codes(untrained, labels)
         out.update({"ink_per_point": ink.tolist(), "codes_per_point": codes.tolist(),

@@ -12,8 +12,7 @@ from scorerepro.core.fileio import write_text
 from scorerepro.papers.score_repr import claims as claims_mod
 from scorerepro.papers.score_repr.experiment import experiment_settings
 from scorerepro.papers.score_repr.locations import PAPER, RESULTS, results_dir
-from scorerepro.pipeline import paths
-from scorerepro.pipeline.tables import score_columns, to_markdown, write_csv
+from scorerepro.pipeline.tables import score_columns, to_markdown, write_paper_rows
 
 SHOWN = ["silhouette", "silhouette_chance", "ink_correlation_max", "ink_correlation_max_untrained", "denoise_own",
          "denoise_other", "constant_empirical",
@@ -46,11 +45,8 @@ def leaderboard_rows(params: dict) -> pd.DataFrame:
 
 
 def run(params: dict) -> None:
-    table = claims_mod.evaluate(params)
-    table.insert(0, "paper", PAPER)
-    write_csv(table, paths.claims_rows_file(PAPER))
     board = leaderboard_rows(params)
-    write_csv(board, paths.leaderboard_rows_file(PAPER))
+    table = write_paper_rows(PAPER, claims_mod.evaluate(params), board)
     per_exp, missing = [], []
     for name in params[PAPER]["experiments"]:
         path = results_dir(name) / "metrics.json"

@@ -15,9 +15,10 @@ from sklearn.metrics import silhouette_samples, silhouette_score
 from scorerepro.core.fileio import save_figure, write_json
 from scorerepro.core.seeding import derive_seed
 from scorerepro.papers.score_repr.experiment import (codes_of, load_images, load_networks, make_sde, set_threads,
-                                                     sweep_settings, train_experiment)
+                                                     sweep_settings)
 from scorerepro.papers.score_repr.losses import dsm_per_example
 from scorerepro.papers.score_repr.locations import sweep_model_dir, sweep_results_dir
+from scorerepro.papers.score_repr.training import train_experiment
 from scorerepro.pipeline.tables import write_csv
 
 

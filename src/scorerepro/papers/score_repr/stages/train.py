@@ -3,8 +3,9 @@ checkpoint; models/score_repr/<experiment>/ is a persistent output)."""
 
 from __future__ import annotations
 
-from scorerepro.papers.score_repr.experiment import experiment_settings, set_threads, train_experiment
+from scorerepro.papers.score_repr.experiment import experiment_settings, set_threads
 from scorerepro.papers.score_repr.locations import model_dir
+from scorerepro.papers.score_repr.training import train_experiment
 
 
 def run(params: dict, experiment: str) -> None:

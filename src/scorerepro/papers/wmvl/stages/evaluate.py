@@ -19,13 +19,12 @@ import time
 
 import torch
 
-from scorerepro.config import experiment as experiment_settings
 from scorerepro.core.fileio import write_json
 from scorerepro.core.seeding import seeded_generator
 from scorerepro.papers.wmvl.ais import ais_log_likelihood
 from scorerepro.papers.wmvl.autoencoders import bernoulli_log_lik, code_dim, log_prior, sample_prior
+from scorerepro.papers.wmvl.experiment import experiment_settings, initial_networks, load_images
 from scorerepro.papers.wmvl.locations import model_dir, results_dir
-from scorerepro.papers.wmvl.stages.train import initial_networks, load_images
 from scorerepro.pipeline.scoring import score
 from scorerepro.plots.images import sample_grid
 from scorerepro.training import load_checkpoint, load_model_weights
@@ -97,7 +96,7 @@ def factorial_nll(train: torch.Tensor, x: torch.Tensor) -> float:
 def run(params: dict, experiment: str) -> None:
     name = experiment
     torch.set_num_threads(params["wmvl"]["threads"])
-    exp = experiment_settings(params, "wmvl", name)
+    exp = experiment_settings(params, name)
     seed = int(params["seed"])
     m, e = exp["model"], exp["eval"]
     nets = load_trained(exp, seed)

@@ -12,8 +12,7 @@ from scorerepro.core.fileio import write_text
 from scorerepro.papers.wmvl import claims as claims_mod
 from scorerepro.papers.wmvl.locations import PAPER, RESULTS, results_dir, synthetic_dir
 from scorerepro.papers.wmvl.reported import SOURCE_TABLE1, SOURCE_TABLE2, TABLE1_NLL, TABLE2_FID
-from scorerepro.pipeline import paths
-from scorerepro.pipeline.tables import score_columns, to_markdown, write_csv
+from scorerepro.pipeline.tables import score_columns, to_markdown, write_csv, write_paper_rows
 
 
 def _metrics(name: str) -> dict:
@@ -94,10 +93,7 @@ def run(params: dict) -> None:
                "our MNIST-classifier FID does not equal: compare orderings). Ours: mnist_embedded (4,500 training "
                "digits), the profile's iterations, one run. Synthetic figures: results/wmvl/synthetic/.\n\n"
                + to_markdown(df, ["table", "experiment", "metric", "value", "sem", "paper_value", "ours_on"]))
-    table = claims_mod.evaluate(params)
-    table.insert(0, "paper", PAPER)
-    write_csv(table, paths.claims_rows_file(PAPER))
     board = leaderboard_rows(params)
-    write_csv(board, paths.leaderboard_rows_file(PAPER))
+    table = write_paper_rows(PAPER, claims_mod.evaluate(params), board)
     print(f"wmvl summary: {len(df)} rows, {len(table)} claims ({(table['holds'] == 'yes').sum()} hold), "
           f"{len(board)} leaderboard rows")

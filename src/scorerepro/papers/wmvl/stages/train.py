@@ -13,29 +13,16 @@ import torch
 from torch.nn import functional as F
 
 from scorerepro.config import ParamsError
-from scorerepro.config import experiment as experiment_settings
 from scorerepro.core.seeding import derive_seed
-from scorerepro.data.loading import batch_indices, load_split
+from scorerepro.data.loading import batch_indices
 from scorerepro.papers.wmvl import estimators as est
-from scorerepro.papers.wmvl.autoencoders import X_DIM, bernoulli_log_lik, build_networks, log_prior, sample_prior
+from scorerepro.papers.wmvl.autoencoders import X_DIM, bernoulli_log_lik, log_prior, sample_prior
+from scorerepro.papers.wmvl.experiment import experiment_settings, initial_networks, load_images
 from scorerepro.papers.wmvl.locations import model_dir
 from scorerepro.papers.wmvl.sphere import riemannian_mvl
-from scorerepro.pipeline.paths import processed_dir
 from scorerepro.training import LoopConfig, OptimizerSpec, train_loop
 
 RESUMABLE_RECORD_KEYS = ("training.n_iters", "training.snapshot_freq")
-
-
-def load_images(dataset: str, split: str) -> torch.Tensor:
-    images, _ = load_split(processed_dir(dataset) / f"{split}.pt")
-    return images.float().div(255).flatten(1)
-
-
-def initial_networks(exp: dict, seed: int) -> dict[str, torch.nn.Module]:
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(derive_seed(seed, f"init:wmvl:{exp['name']}"))
-        m = exp["model"]
-        return build_networks(m["kind"], m["latent"], m["latent_dim"], m["hidden"])
 
 
 def mvl_values(energy, z: torch.Tensor, latent: str, eps: float, generator=None) -> torch.Tensor:
@@ -108,7 +95,7 @@ def optimizers(kind: str, lr: float) -> dict[str, OptimizerSpec]:
 def run(params: dict, experiment: str) -> None:
     name = experiment
     torch.set_num_threads(params["wmvl"]["threads"])
-    exp = experiment_settings(params, "wmvl", name)
+    exp = experiment_settings(params, name)
     t = exp["training"]
     images = load_images(exp["dataset"], "train")
     if images.shape[1] != X_DIM:
