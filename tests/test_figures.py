@@ -17,6 +17,7 @@ from matplotlib.colors import SymLogNorm
 
 from scorerepro.metrics.noise_like import noise_caption, noise_check
 from scorerepro.papers.ae_mcmc.stages import figures as ae_figures
+from scorerepro.papers.infusion.stages import evaluate as infusion_evaluate
 from scorerepro.papers.infusion.stages import sweep as infusion_sweep
 from scorerepro.papers.score_repr.stages import evaluate as score_repr_evaluate
 from scorerepro.papers.wmvl import plots as wmvl_plots
@@ -32,7 +33,7 @@ METRICS = {"n_samples": 100, "fid_mnist_classifier": 383.03, "fid_mnist_classifi
 def captured(monkeypatch):
     """The matplotlib figures the plotting modules save (they are still written to disk)."""
     figs = []
-    for module in (images, ae_figures, infusion_sweep, score_repr_evaluate, wmvl_plots):
+    for module in (images, ae_figures, infusion_evaluate, infusion_sweep, score_repr_evaluate, wmvl_plots):
         real = module.save_figure
 
         def keep(path, fig, _real=real, **kwargs):
@@ -96,6 +97,21 @@ def test_metric_label_and_score_caption():
     assert metric_label("some_new_metric") == "some new metric"
     assert score_caption(METRICS) == "MNIST-classifier FID 383.0 at 100 samples; real-data floor 55.7 +- 10.2"
     assert score_caption({"n_samples": 5}) is None and score_caption(None) is None
+
+
+def test_infusion_sample_grid_shows_score_and_floor(captured, tmp_path):
+    """Infusion's grids of flat images (Fig. 1, 4) carry the samples' score under the title, each line within the
+    figure's width."""
+    flat = digits(20).view(20, -1)
+    infusion_evaluate._figure(flat, 14, 10, "Fig. 4: samples, each followed by its nearest training image",
+                              tmp_path / "g.png", score_caption(METRICS))
+    assert_not_blank(tmp_path / "g.png")
+    fig = captured[-1]
+    title = fig.axes[0].get_title()
+    assert "FID 383.0" in " ".join(title.split()) and "floor 55.7" in " ".join(title.split())
+    width_chars = fig.get_figwidth() * 72 / (8 * 0.55)
+    assert all(len(line) <= width_chars for line in title.splitlines()), title
+    assert_words(fig)
 
 
 def test_noise_check_tells_noise_from_digits():

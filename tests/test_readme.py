@@ -38,7 +38,7 @@ def test_dry_run_alternatives_and_plots_notes():
         assert cmd in COMPARING[COMPARING.index("dvc repro --dry") - 400:][:1000], cmd
     assert "fresh clone" in section
     assert "dvc_plots/" in COMPARING and "cdn.jsdelivr.net" in COMPARING
-    assert "trained_setting.step_lr" in COMPARING and "--only-changed" in COMPARING and "-A" in COMPARING
+    assert "best.step_lr" in COMPARING and "--only-changed" in COMPARING and "-A" in COMPARING
     assert "docs/comparing.md" in README and "snakemake -n" in README
 
 

@@ -432,12 +432,18 @@ class CommitFailed(Exception):
 def commit(root: str | os.PathLike, ran_outputs: Iterable[str], log: Callable[[str], None] = print, *,
            parsed_params_digest: str | None = None, dag_outputs: Iterable[str] = ()) -> list[str]:
     """Record in dvc.lock the DVC stages whose jobs ran in this Snakemake run (`ran_outputs`: the outputs of the
-    finished jobs), one `dvc commit --force --no-relink` per stage in DAG order with a progress line each. A stage
+    finished jobs), as `dvc commit --force --no-relink` would, in DAG order with a progress line each. A stage
     with a stage upstream of it that DVC still calls stale is not recorded: its outputs were made from stale
-    inputs. Then name the stages among those of `dag_outputs` (every job of the run's DAG) that DVC still reports
-    stale. `parsed_params_digest`: params.yaml's digest when the Snakefile was parsed; when it differs now, the
-    jobs ran with other values than params.yaml holds, and nothing is committed. Returns the committed stage
-    names; raises CommitFailed when DVC fails."""
+    inputs. Then name the stages of this run's DAG (`dag_outputs`: every job of it) that DVC still reports stale:
+    the ones that ran but were not recorded, and the ones that read what this run remade. `parsed_params_digest`:
+    params.yaml's digest when the Snakefile was parsed; when it differs now, the jobs ran with other values than
+    params.yaml holds, and nothing is committed. Returns the committed stage names; raises CommitFailed when DVC
+    fails.
+
+    The cost follows the jobs that ran, not the DAG: dvc.yaml is collected once, only the stages above, of and
+    below the run are asked for their status, and dvc.lock is rewritten once (`Repo.commit` per stage re-collects
+    every stage, reparses and rewrites the whole lock each time, and `Repo.status(targets=...)` collects dvc.yaml
+    once per target)."""
     root = Path(root)
     if not enabled():
         log(f"dvc_interop: {ENV_SWITCH}=0: dvc.lock not updated")
@@ -449,28 +455,22 @@ def commit(root: str | os.PathLike, ran_outputs: Iterable[str], log: Callable[[s
             "now holds: dvc.lock not updated (run snakemake or dvc repro again)")
         return []
     try:
-        from dvc.repo import Repo
+        from dvc.repo import Repo, lock_repo
 
         _quiet_dvc()
-        with Repo(str(root)) as repo:
+        with Repo(str(root)) as repo, lock_repo(repo):
             stages, upstream = _stage_graph(repo)
-            ran = [s for s in stages_for_outputs(ran_outputs, stages)
-                   if all((root / o).exists() for o in stages[s])]
+            by_name = {s.name: s for s in repo.index.stages}
+            finished = stages_for_outputs(ran_outputs, stages)
+            ran = [s for s in finished if all((root / o).exists() for o in stages[s])]
             order = dag_order(ran, upstream)
             above = set().union(*(_closure(s, upstream) for s in order)) - set(order)
-            stale_above = {k.rsplit(":", 1)[-1] for k in repo.status(targets=sorted(above))} if above else set()
-            order, held_back = _without_stale_upstream(order, upstream, stale_above)
+            order, held_back = _without_stale_upstream(order, upstream, _stale(by_name, above))
             for name, why in held_back.items():
                 log(f"dvc_interop: not recorded: {name} (made from {', '.join(why)}, which DVC calls stale)")
-            if order:
-                log(f"dvc_interop: recording in dvc.lock the {len(order)} stage(s) this run ran")
-            for i, name in enumerate(order, 1):
-                log(f"dvc_interop: dvc commit [{i}/{len(order)}] {name}")
-                repo.commit(name, force=True, relink=False)
-            if order:
-                log(f"dvc_interop: dvc.lock now records {len(order)} stage(s) run by Snakemake")
-            in_dag = stages_for_outputs(dag_outputs, stages)
-            stale = sorted({k.rsplit(":", 1)[-1] for k in repo.status(targets=in_dag)}) if in_dag else []
+            _record(by_name, order, log)
+            in_dag = set(stages_for_outputs(dag_outputs, stages))
+            stale = sorted(_stale(by_name, _maybe_stale_after(finished, order, upstream) & in_dag))
     except Exception as e:
         msg = (f"dvc_interop: dvc commit failed ({type(e).__name__}: {e}); dvc.lock does not record this run "
                "(`dvc status` shows what is stale, `dvc commit STAGE` records a stage)")
@@ -480,6 +480,43 @@ def commit(root: str | os.PathLike, ran_outputs: Iterable[str], log: Callable[[s
         log(f"dvc_interop: DVC still reports {len(stale)} stage(s) of this run stale: {', '.join(stale)}; "
             "run snakemake (or dvc repro) again to remake them")
     return order
+
+
+def _stale(by_name: dict, names: Iterable[str]) -> set[str]:
+    """The stages of `names` that `dvc status` reports changed (the caller holds the repository lock)."""
+    return {name for name in names if by_name[name].status()}
+
+
+def _record(by_name: dict, order: list[str], log: Callable[[str], None]) -> None:
+    """`dvc commit --force --no-relink` of the stages of `order` (the caller holds the repository lock): each
+    stage's deps and outs hashed, its outs moved into the cache, and then dvc.lock rewritten once. Stages saved
+    before a failure are still written."""
+    if not order:
+        return
+    log(f"dvc_interop: recording in dvc.lock the {len(order)} stage(s) this run ran")
+    saved = []
+    try:
+        for i, name in enumerate(order, 1):
+            log(f"dvc_interop: dvc commit [{i}/{len(order)}] {name}")
+            stage = by_name[name]
+            stage.save()
+            stage.commit(relink=False)
+            saved.append(stage)
+    finally:
+        by_file: dict[str, list] = {}  # each stage holds its own dvcfile object: group them by path
+        for stage in saved:
+            by_file.setdefault(stage.dvcfile.path, []).append(stage)
+        for group in by_file.values():
+            group[0].dvcfile.dump_stages(group, update_pipeline=False)
+    log(f"dvc_interop: dvc.lock now records {len(order)} stage(s) run by Snakemake")
+
+
+def _maybe_stale_after(finished: list[str], committed: list[str], upstream: dict[str, set[str]]) -> set[str]:
+    """The stages DVC may call stale once `committed` is recorded: those of `finished` (every stage with a job
+    that finished) left unrecorded, and the direct consumers of `finished` that were not recorded (they read
+    outputs this run remade). Anything further down reads only outputs that did not change."""
+    consumers = {stage for stage, ups in upstream.items() if ups & set(finished)}
+    return (set(finished) | consumers) - set(committed)
 
 
 def _without_stale_upstream(order: list[str], upstream: dict[str, set[str]], stale: set[str],

@@ -34,6 +34,15 @@ def test_all_stages_on_tiny_settings(tmp_path, monkeypatch):
 
     _fake_splits(tmp_path)
     monkeypatch.chdir(tmp_path)
+    titles = {}
+
+    def keep_title(path, fig, _real=evaluate.save_figure, **kwargs):
+        titles[path.name] = " ".join(fig.axes[0].get_title().split())
+        _real(path, fig, **kwargs)
+    monkeypatch.setattr(evaluate, "save_figure", keep_title)
+    # no classifier in this workspace: the samples' scores as scoring.score() words them
+    monkeypatch.setattr(evaluate, "score", lambda images, *args, **kwargs: {
+        "n_samples": len(images), "fid_mnist_classifier": 321.04, "fid_mnist_classifier_real_same_n": 12.46})
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -57,6 +66,12 @@ def test_all_stages_on_tiny_settings(tmp_path, monkeypatch):
     m = json.loads((res / "metrics.json").read_text())
     assert m["is_estimate_test"]["repetitions"] == 2
     assert m["parzen_fixed_sigma"]["sigma"] == 0.17
+    # the grids of the scored sampler carry its FID beside the real-data floor, as the other papers' grids do
+    scores = m["scores"]
+    caption = f"MNIST-classifier FID 321.0 at {scores['n_samples']} samples; real-data floor 12.5"
+    for grid in ("fig1_sampling_chain.png", "fig4_nearest_neighbours.png"):
+        assert caption in titles[grid], titles[grid]
+    assert "FID" not in titles["fig2_infusion_chains.png"]  # infusion chains towards test images: not samples
     claims = pd.read_csv(res / "claims.csv")
     assert list(claims.columns) == ["paper", *ROW_COLUMNS]
     assert set(claims["holds"]) <= set(VERDICTS)

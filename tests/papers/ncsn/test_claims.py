@@ -85,7 +85,7 @@ def _image_rows(tmp_path, monkeypatch, fids: dict, se: float = 10.0, floor: floa
                                                              "600,100,10,100,False\n"))
     if grid is not None:
         _write(tmp_path / "results/ncsn/sensitivity/metrics.json",
-               {"metric": "fid_mnist_classifier", "trained_setting": {"step_lr": 1e-4, "n_steps_each": 5},
+               {"metric": "fid_mnist_classifier", "experiment": MAIN,
                 "grid": [{"step_lr": lr, "n_steps_each": 5, "n_samples": 50, "fid_mnist_classifier": v,
                           "fid_mnist_classifier_se": e, "diverged": v is None} for lr, v, e in grid]})
     return {r["claim"].split(" ")[1]: r for r in claims._image_claims(params)}

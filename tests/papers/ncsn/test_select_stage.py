@@ -36,7 +36,7 @@ def test_a_single_checkpoint_is_selected_without_selection_samples(tiny_run, mon
     select.run(params, "tiny_ncsn")
     chosen = tiny_run.selected()
     assert chosen["iteration"] == 4 and chosen["checkpoint"].endswith("checkpoint_4.pt")
-    assert chosen["fid_mnist_classifier"] is None and chosen["n_samples_per_checkpoint"] == 0
+    assert set(chosen) == {"experiment", "rule", "iteration", "checkpoint", "checkpoint_sha256"}
     assert chosen["rule"].startswith("the only checkpoint")
     table = pd.read_csv(tiny_run.root / "results/ncsn/tiny_ncsn/fig13_fid_by_iteration.csv")
     assert list(table["iteration"]) == [4] and not table["scored"].any() and table["fid"].isna().all()
@@ -55,7 +55,26 @@ def test_two_checkpoints_are_both_sampled_and_scored(tiny_run, monkeypatch):
     chosen = json.loads((tiny_run.root / "results/ncsn/tiny_ncsn/selected.json").read_text())
     best = table.loc[table["fid"].idxmin()]
     assert chosen["iteration"] == int(best["iteration"])
-    assert chosen["fid_mnist_classifier"] == pytest.approx(float(best["fid"]))
+
+
+def test_selected_json_changes_with_the_choice_not_with_the_scores(tiny_run, monkeypatch):
+    """The stages that load the selected checkpoint depend on selected.json: scores that move while the same
+    checkpoint wins (another sampling step size) must leave it byte for byte as it was."""
+    params = tiny_run.params()
+    for shard in params["sharding"]["shards"]:
+        select.sample_shard(params, "tiny_ncsn", shard)
+    written = {}
+    for shift in (0.0, 7.5):
+        def shifted(images, *args, shift=shift, **kwargs):
+            m = _classifier_fid_of_mean_pixel(images, *args, **kwargs)
+            return {**m, "fid_mnist_classifier": m["fid_mnist_classifier"] + shift}
+
+        monkeypatch.setattr(select, "score", shifted)
+        select.run(params, "tiny_ncsn")
+        res = tiny_run.root / "results/ncsn/tiny_ncsn"
+        written[shift] = ((res / "selected.json").read_bytes(), (res / "fig13_fid_by_iteration.csv").read_bytes())
+    assert written[0.0][1] != written[7.5][1]  # the scores moved
+    assert written[0.0][0] == written[7.5][0]
 
 
 def test_selection_batches_are_no_larger_than_the_selection_sample_count(tiny_run, sampled_batch_sizes):

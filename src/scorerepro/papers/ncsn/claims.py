@@ -316,7 +316,9 @@ def _image_claims(params: dict) -> list[dict]:
     if sens:
         grid = pd.DataFrame(sens["grid"])
         metric = sens["metric"]
-        t = sens["trained_setting"]["n_steps_each"]
+        # the experiment's own steps per level, from params: the sensitivity stage does not read them, so that
+        # changing the experiment's sampling does not rerun the grid
+        t = exps[sens["experiment"]]["sampling"]["n_steps_each"]
         row = grid[grid["n_steps_each"] == (t if t in set(grid["n_steps_each"]) else grid["n_steps_each"].max())]
         row = row.sort_values("step_lr").reset_index(drop=True)
         vals = [None if d else round(v, 3) for v, d in zip(row[metric], row["diverged"])]

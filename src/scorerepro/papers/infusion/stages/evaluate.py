@@ -37,6 +37,8 @@ from scorerepro.papers.infusion.locations import MAIN, RESULTS, model_dir, sampl
 from scorerepro.papers.infusion.training import load_trained  # noqa: E402
 from scorerepro.pipeline.common import resolve_device, to_uint8  # noqa: E402
 from scorerepro.pipeline.scoring import score  # noqa: E402
+from scorerepro.plots.images import fit_title  # noqa: E402
+from scorerepro.plots.labels import score_caption  # noqa: E402
 
 
 def _gen(seed: int, stream: str) -> torch.Generator:
@@ -59,9 +61,12 @@ def _grid(images: torch.Tensor, side: int, ax, nrow: int) -> None:
     ax.axis("off")
 
 
-def _figure(images: torch.Tensor, side: int, nrow: int, title: str, path) -> None:
+def _figure(images: torch.Tensor, side: int, nrow: int, title: str, path, caption: str | None = None) -> None:
+    """A grid of flat images, `nrow` a row; `caption` (the samples' score) on the lines under the title."""
     rows = math.ceil(images.shape[0] / nrow)
-    fig, ax = plt.subplots(figsize=(nrow * 0.55 + 0.5, rows * 0.55 + 0.8))
+    width = nrow * 0.55 + 0.5
+    title = "\n".join(fit_title(t, width, 8) for t in (title, caption) if t)
+    fig, ax = plt.subplots(figsize=(width, rows * 0.55 + 0.8 + 0.12 * title.count("\n")))
     _grid(images, side, ax, nrow)
     ax.set_title(title, fontsize=8)
     save_figure(path, fig)
@@ -157,13 +162,15 @@ def run(params: dict) -> None:
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     write_json(RESULTS / "metrics.json", metrics)
-    figures(model, schedule, ivar, train_u8, test_u8, ev, side, seed)
+    figures(model, schedule, ivar, train_u8, test_u8, ev, side, seed, score_caption(scores))
     print(f"infusion evaluate: lower bound {metrics['lower_bound_test']['mean']:.1f}, IS "
           f"{metrics['is_estimate_test']['mean']:.1f}, Parzen {chosen.mean:.1f} (sigma {chosen.sigma:.3f}, "
           f"validation) / {fixed.mean:.1f} (sigma {fixed.sigma:g}, fixed)")
 
 
-def figures(model, schedule, ivar, train_u8, test_u8, ev, side, seed) -> None:
+def figures(model, schedule, ivar, train_u8, test_u8, ev, side, seed, caption: str | None = None) -> None:
+    """The paper's figures. `caption`, the score of the model's samples beside the real-data floor, goes under the
+    grids of T-step samples (Fig. 1's last column, Fig. 4), which come from the sampler those scores measure."""
     out = RESULTS / "figures"
     out.mkdir(parents=True, exist_ok=True)
     T = schedule.n_steps
@@ -171,7 +178,8 @@ def figures(model, schedule, ivar, train_u8, test_u8, ev, side, seed) -> None:
     # Fig. 1: the model's sampling chain, step 0 (prior draw) to T, one row per chain
     chain = sample_chain(model, n, T, _gen(seed, "fig1"))  # (T+1, n, D)
     _figure(chain.permute(1, 0, 2).reshape(-1, chain.shape[-1]), side, T + 1,
-            f"Fig. 1: sampling chains (means), steps 0..{T}, one chain per row", out / "fig1_sampling_chain.png")
+            f"Fig. 1: sampling chains (means), steps 0..{T}, one chain per row", out / "fig1_sampling_chain.png",
+            caption)
     # Fig. 2: infusion chains towards test images (last column: the target)
     x = dequantise(test_u8[:n], _gen(seed, "fig2-x"))
     inf = infusion_chain_means(model, x, schedule, ivar, _gen(seed, "fig2"))  # (T+1, n, D)
@@ -184,7 +192,7 @@ def figures(model, schedule, ivar, train_u8, test_u8, ev, side, seed) -> None:
     nearest = train[torch.cdist(samples, train).argmin(1)]
     pairs = torch.stack([samples, nearest], 1).reshape(-1, samples.shape[1])
     _figure(pairs, side, 2 * 5, "Fig. 4: samples, each followed by its nearest training image",
-            out / "fig4_nearest_neighbours.png")
+            out / "fig4_nearest_neighbours.png", caption)
     # More sampling steps than training steps (the paper: 30 for a 15-step model)
     steps = ev["sampling_steps"]
     long = sample_chain(model, n, steps, _gen(seed, "fig-long"))

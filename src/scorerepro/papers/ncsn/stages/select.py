@@ -117,6 +117,16 @@ def _choose(table, metric: str, name: str):
     return ok.loc[ok["fid"].idxmin()] if metric != "last" else ok.iloc[-1]
 
 
+def _rule(table, metric: str, curve_metric: str, scored: bool) -> str:
+    """Why the selected checkpoint was chosen. It names a divergence only where one changed the choice (the last
+    checkpoint diverged under the `last` rule): the lowest score is never a diverged checkpoint's anyway."""
+    if not scored:
+        return "the only checkpoint (not sampled: nothing to choose between)"
+    if metric != "last":
+        return "lowest " + curve_metric
+    return "last checkpoint" + (" that did not diverge" if bool(table["diverged"].iloc[-1]) else "")
+
+
 def run(params: dict, experiment: str) -> None:
     """Stage ncsn_select: score every checkpoint's samples (all shards) and pick one."""
     import pandas as pd
@@ -140,15 +150,12 @@ def run(params: dict, experiment: str) -> None:
     best = _choose(table, metric, name)
     iteration = int(best["iteration"])
     ckpt = dict(list_checkpoints(model_dir(name)))[iteration]
-    rule = "lowest " + curve_metric if metric != "last" else "last checkpoint"
-    if not bool(best["scored"]):
-        rule = "the only checkpoint (not sampled: nothing to choose between)"
+    rule = _rule(table, metric, curve_metric, bool(best["scored"]))
+    # The choice alone: inpaint, sensitivity, figures and evaluate read this file, so a score that moves while the
+    # choice stays (another sampling step size) must not rerun them. The scores are in fig13_fid_by_iteration.csv.
     write_json(res / "selected.json", {
-        "experiment": name, "rule": rule + (" that did not diverge" if table["diverged"].any() else ""),
-        "iteration": iteration, "checkpoint": str(ckpt), "checkpoint_sha256": hashes[str(iteration)],
-        curve_metric: float(best["fid"]) if bool(best["scored"]) else None,
-        "n_samples_per_checkpoint": int(best["n_samples"]),
-        "diverged_iterations": [int(i) for i in table.loc[table["diverged"], "iteration"]],
+        "experiment": name, "rule": rule, "iteration": iteration, "checkpoint": str(ckpt),
+        "checkpoint_sha256": hashes[str(iteration)],
     })
     plot_fid_by_iteration(table, res / "fig13_fid_by_iteration.png", title=f"{name}: {curve_metric} by checkpoint",
                           selected=iteration)

@@ -18,6 +18,8 @@ from scorerepro.pipeline.scoring import score
 
 def run(params: dict) -> None:
     cfg = params["ncsn"]["sensitivity"]
+    # From the experiment only its network (model, noise, dataset: the checkpoint) and its sampling batch and speed
+    # options; never its step_lr or n_steps_each, so that changing those does not make this grid stale.
     exp = experiment_settings(params, cfg["experiment"])
     device = resolve_device(params)
     net = load_score_net(exp, selected_checkpoint(exp), device)
@@ -57,5 +59,4 @@ def run(params: dict) -> None:
         "experiment": exp["name"], "metric": metric, "grid": rows,
         "best": None if best is None else {"step_lr": float(best["step_lr"]),
                                            "n_steps_each": int(best["n_steps_each"]), metric: float(best[metric])},
-        "trained_setting": {"step_lr": exp["sampling"]["step_lr"], "n_steps_each": exp["sampling"]["n_steps_each"]},
     })
