@@ -95,7 +95,7 @@ def preprocess_for_inception(images: torch.Tensor, quantize: bool = True) -> tor
       1. float input is quantised to 8 bits as a PNG would be (`quantize_uint8`); uint8 input is divided by 255;
       2. grey images are repeated to 3 channels (as PIL's convert('RGB') does when pytorch-fid reads a grey PNG);
       3. bilinear resize to 299x299 with F.interpolate(align_corners=False, no antialias), as pytorch-fid does
-         (torch-fidelity instead reproduces TF1's resize; the difference moves FID slightly; see FACTS.md);
+         (torch-fidelity instead reproduces TF1's resize; the difference moves FID slightly; see pytorch-fid's README);
       4. scale to [-1, 1] by 2x - 1.
     """
     if images.dim() != 4:

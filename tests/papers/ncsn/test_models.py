@@ -451,7 +451,7 @@ def test_refinenet_flops_per_image():
     mnist = summarize(_meta(PRESETS["refinenet_mnist"]), (1, 28, 28), per_module=True)
     cifar = summarize(_meta(PRESETS["refinenet_cifar10"]), (3, 32, 32), batch_size=3)
     assert mnist["params"] == 7_638_657 and cifar["params"] == 30_117_635
-    # FACTS.md: about 3.8 and 19.8 GFLOP per image (multiply-add = 2 FLOPs).
+    # Expected from the layer shapes: about 3.8 and 19.8 GFLOP per image (multiply-add = 2 FLOPs).
     assert abs(mnist["flops_per_image"] / 3.8e9 - 1) < 0.01
     assert abs(cifar["flops_per_image"] / 19.8e9 - 1) < 0.01
     assert sum(mnist["flops_per_module"].values()) == mnist["flops_per_image"]

@@ -84,7 +84,7 @@ def test_exponent_floats_as_dvc_writes_them_are_numbers(tmp_path, quick):
 
 
 def test_paper_profiles_use_the_official_settings():
-    """FACTS.md / ermongroup/ncsn configs/anneal.yml, read as facts."""
+    """ermongroup/ncsn configs/anneal.yml, read as facts."""
     for profile, ngf in (("paper_cifar10", 128), ("paper_celeba", 128), ("paper_mnist", 64)):
         p = load_profile(profile, PROFILES)
         main = experiment(p, "ncsn", next(n for n in p["ncsn"]["experiments"] if n.startswith("fig5_")))
