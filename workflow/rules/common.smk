@@ -298,8 +298,10 @@ onstart:
         raise WorkflowError(f"refusing to submit: {placeholder_message(_found)}")
     _skipped = _stale_but_skipped()
     if _skipped:
+        _hint = (f"; add {dvc_rules.code_deps.CODE_DIR} to the targets to rewrite the code files"
+                 if dvc_rules.code_deps.CODE_STAGE in _skipped else "")
         raise WorkflowError(f"refusing to run: DVC calls {len(_skipped)} stage(s) stale that this run would not "
-                            f"remake: {', '.join(_skipped)} (`dvc status` says why)")
+                            f"remake: {', '.join(_skipped)} (`dvc status` says why){_hint}")
 
 # ---------------------------------------------------------------------------------------------------------------
 # Snakemake's report: `snakemake --report report.html` (after a run) collects every figure (.png) and table (.csv)

@@ -11,8 +11,10 @@ dvc.yaml declares the DAG once; the Snakefile makes one rule per resolved stage 
 * a dependency on a folder that holds other stages' outputs (samples/ncsn/<exp>/select, results/classifier, ...)
   becomes those outputs, and one that lies inside another stage's output becomes that output;
 * a stage's code file (workflow/code/<stage>.txt, written by stage code_deps) becomes the .py files of the stage's
-  import closure (workflow/scripts/code_deps.py), and a dependency on source folders their .py files: Snakemake
-  compares files, and routing the code through the code file would rerun every stage after any edit.
+  import closure (workflow/scripts/code_deps.py), and a dependency on source folders their .py files. Snakemake
+  compares files by time, so the code file as an input would rerun every stage after any edit (the job of a rule
+  whose input another job remakes runs too), and an ancient() code file is no way out: Snakemake then postpones
+  the consumer to a later run. Hence no Snakemake edge to code_deps; the DVC interop knows it is upstream.
 
 A non-persistent output without a file suffix is a folder (Snakemake's directory()).
 """
