@@ -20,7 +20,8 @@ include: "workflow/rules/common.smk"
 
 
 # Each value reaches its rule through the rule's directives, evaluated in this iteration (dvc_inputs makes a
-# function per rule), so no rule sees a later iteration's `spec`.
+# function per rule), so no rule sees a later iteration's `spec`. The shell command is the exception Snakemake
+# makes: it evaluates `shell:` again when the job runs, so the stage's command travels in `params.cmd`.
 for spec in RULES:
 
     rule:
@@ -32,12 +33,13 @@ for spec in RULES:
             [directory(path) if path in spec.directories else path for path in spec.outputs],
         params:
             dvc=params_values(spec.params),
+            cmd=spec.cmd,
         log:
             spec.log,
         resources:
             **resources_of(spec),
         shell:
-            shell_command(spec.cmd)
+            SHELL_COMMAND
 
 
 # Every output of every rule: what `dvc repro` builds. Figures and tables are marked for the report

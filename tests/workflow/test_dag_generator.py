@@ -165,15 +165,19 @@ def test_compare_catches_a_wrong_job(sides, break_it):
     assert compare(stages, jobs, rules, root)
 
 
-def test_a_stage_added_to_dvc_yaml_becomes_a_rule(tmp_path):
+def test_a_stage_added_to_dvc_yaml_becomes_a_rule_that_runs_its_own_command(tmp_path):
+    """Two rules made in the same loop each run their own stage's command (no late binding), logging it."""
     ws = make_workspace(tmp_path / "ws")
     doc = (ws / "dvc.yaml").read_text()
-    (ws / "dvc.yaml").write_text(doc + "\n  tally:\n    foreach: [a-1, b]\n    do:\n      cmd: echo ${item}\n"
-                                       "      deps: [results/claims.csv]\n      outs: [\"results/tally_${item}.txt\"]\n")
-    res = snakemake(ws, "-n", "--forceall", "-p", "--cores", "1")
+    (ws / "dvc.yaml").write_text(doc + "\n  tally:\n    foreach: [a-1, b]\n    do:\n"
+                                       "      cmd: echo ${item} > results/tally_${item}.txt\n"
+                                       "      outs: [\"results/tally_${item}.txt\"]\n")
+    res = snakemake(ws, "-n", "--forceall", "-p", "--cores", "1", "results/tally_a-1.txt", "results/tally_b.txt")
     jobs = {j["rule"]: j for j in parse_dry_run(res.stdout + res.stderr)}
-    assert jobs["tally__a_1"]["input"] == ["results/claims.csv"]
-    assert jobs["tally__b"]["shell"] == "(echo b) 2>&1 | tee logs/tally__b.log"
+    assert jobs["tally__b"]["shell"] == "(echo b > results/tally_b.txt) 2>&1 | tee logs/tally__b.log"
+    snakemake(ws, "--cores", "1", "results/tally_a-1.txt", "results/tally_b.txt")
+    assert [(ws / f"results/tally_{k}.txt").read_text() for k in ("a-1", "b")] == ["a-1\n", "b\n"]
+    assert (ws / "logs" / "tally__a_1.log").is_file()
 
 
 def test_a_persistent_output_without_a_marker_is_refused(tmp_path):

@@ -86,9 +86,8 @@ def params_values(keys):
     return {k: _lookup(k) for k in keys}
 
 
-def shell_command(cmd):
-    """The stage's command, its output shown and kept in the rule's log."""
-    return "(" + cmd.replace("{", "{{").replace("}", "}}") + ") 2>&1 | tee {log}"
+# A rule's shell command: the stage's command (params.cmd), its output shown and kept in the rule's log.
+SHELL_COMMAND = "({params.cmd}) 2>&1 | tee {log}"
 
 
 # Python buffers its output into a pipe: unbuffered, a job's progress reaches the screen (and the log) as it comes.

@@ -21,6 +21,7 @@ A non-persistent output without a file suffix is a folder (Snakemake's directory
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -105,7 +106,7 @@ def load_stages(root: str | Path = ".") -> list[Stage]:
 
     stages = []
     with Repo(str(root), uninitialized=True) as repo:
-        for s in repo.stage.load_file(DVC_FILE):
+        for s in repo.stage.load_file(os.path.join(repo.root_dir, DVC_FILE)):
             params = []
             for d in s.deps:
                 if isinstance(d, ParamsDependency):
