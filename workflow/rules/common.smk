@@ -115,6 +115,8 @@ if workflow.is_main_process and dvc_interop.enabled() and dvc_interop.is_dvc_rep
         print("dvc_interop: removed the Snakemake locks a killed run left (no live front end holds this "
               "workspace)", file=sys.stderr)
 
+
+
 if workflow.is_main_process:
     DVC_STATE = dvc_interop.read_state(os.getcwd(), repo=WORKFLOW_LOCK.repo)
     if DVC_STATE.unmakeable:
@@ -291,10 +293,29 @@ def _stale_but_skipped():
     return sorted((DVC_STATE.changed & above) - running)
 
 
+def _refresh_code_files():
+    """Stage code_deps, run first and recorded, as `dvc repro` runs it first: Snakemake has no edge to it (see
+    dvc_rules.py), yet every stage is downstream of it in DVC's graph, so a stale code_deps would keep every stage
+    this run makes out of dvc.lock. Its command is this script call. The stages whose code changed rerun anyway:
+    their .py inputs are newer, and DVC's stale code_deps left them untrusted (mtimes decide)."""
+    if not WORKFLOW_LOCK.held or dvc_rules.code_deps.CODE_STAGE not in STAGE_OF_RULE.values():
+        return
+    if DVC_STATE.asked and dvc_rules.code_deps.CODE_STAGE not in DVC_STATE.changed:
+        return
+    changed = dvc_rules.code_deps.write_code_files(os.getcwd())
+    print(f"dvc_interop: code_deps: {len(changed)} code file(s) rewritten", file=sys.stderr)
+    try:
+        dvc_interop.commit(os.getcwd(), [dvc_rules.code_deps.CODE_DIR], log=lambda m: print(m, file=sys.stderr))
+    except dvc_interop.CommitFailed:
+        return  # said; the closing commit will hold back what it cannot record
+    DVC_STATE.changed.discard(dvc_rules.code_deps.CODE_STAGE)
+
+
 onstart:
     _found = _placeholders_in_jobs(workflow.dag.needrun_jobs())
     if _found:
         raise WorkflowError(f"refusing to submit: {placeholder_message(_found)}")
+    _refresh_code_files()
     _skipped = _stale_but_skipped()
     if _skipped:
         _hint = (f"; add {dvc_rules.code_deps.CODE_DIR} to the targets to rewrite the code files"
