@@ -1,5 +1,7 @@
-# The Snakemake front end: the same DAG as dvc.yaml (the source of truth), one rule per DVC stage with the same name,
-# shell command, inputs and outputs; tests/workflow/test_dag_agreement.py keeps the two in step.
+# The Snakemake front end of the DAG that dvc.yaml declares: one rule per dvc.yaml stage as DVC resolves it
+# (foreach, matrix and ${...} with this params.yaml), with the same command, inputs, outputs and params.
+# workflow/scripts/dvc_rules.py turns a stage into a rule's specification (names, persistent folders, code);
+# workflow/rules/common.smk holds the params check, resources, logs, the DVC interop hooks and the report's items.
 #
 #   snakemake --profile workflow/profiles/local              # this machine
 #   snakemake --profile workflow/profiles/slurm              # a SLURM cluster (set the partition first)
@@ -8,25 +10,41 @@
 #
 # params.yaml is the config; it is validated (JSON schema + scorerepro's cross-field checks) before any job runs.
 # Either front end may run after the other without redoing finished work: see workflow/scripts/dvc_interop.py.
-# Rules: workflow/rules/common.smk (helpers), shared.smk (data, metrics, cross-paper tables), <paper>.smk.
+# A rule is named after its stage (ncsn_train@fig5_mnist -> ncsn_train__fig5_mnist) and logs to logs/<rule>.log.
 
 configfile: "params.yaml"
 report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
-include: "workflow/rules/shared.smk"
-include: "workflow/rules/ncsn.smk"
-include: "workflow/rules/infusion.smk"
-include: "workflow/rules/score_repr.smk"
-include: "workflow/rules/ae_mcmc.smk"
-include: "workflow/rules/wmvl.smk"
 
 
-# Every output of every rule, for every dataset, experiment, shard and toy study of params.yaml: what `dvc repro`
-# builds (persistent output folders by their completion markers). Figures and tables are marked for the report
+# Each value reaches its rule through the rule's directives, evaluated in this iteration (dvc_inputs makes a
+# function per rule), so no rule sees a later iteration's `spec`. The shell command is the exception Snakemake
+# makes: it evaluates `shell:` again when the job runs, so the stage's command travels in `params.cmd`.
+for spec in RULES:
+
+    rule:
+        name:
+            spec.name
+        input:
+            dvc_inputs(spec),
+        output:
+            [directory(path) if path in spec.directories else path for path in spec.outputs],
+        params:
+            dvc=params_values(spec.params),
+            cmd=spec.cmd,
+        log:
+            spec.log,
+        resources:
+            **resources_of(spec),
+        shell:
+            SHELL_COMMAND
+
+
+# Every output of every rule: what `dvc repro` builds. Figures and tables are marked for the report
 # (`snakemake --report report.html`, report_item in workflow/rules/common.smk).
 rule all:
     default_target: True
     input:
-        [report_item(f) for r in list(workflow.rules) if r.name != "all" for f in every_output(r)],
+        [report_item(path) for path in every_output()],

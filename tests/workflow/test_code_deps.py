@@ -1,10 +1,12 @@
-"""Every dvc.yaml stage declares (folders and files under src/scorerepro) code that covers the package files its
-command runs: its import closure, found by workflow/scripts/code_deps.py, which follows imports the way Python does.
-Dropping a declaration makes the check fail. The Snakemake side expands the same declarations (test_dag_agreement)."""
+"""Each stage's code deps are its import closure (workflow/scripts/code_deps.py, which follows imports the way Python
+does), written by dvc.yaml's stage code_deps to workflow/code/<stage>.txt; every other stage depends on its own code
+file. Checked: the checked-in code files are a fresh computation, every stage depends on its own, and editing a
+module changes exactly the code files of the stages that import it."""
 
 from __future__ import annotations
 
-import copy
+import shutil
+import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -21,43 +23,47 @@ SRC = "src/scorerepro/"
 
 
 @pytest.fixture(scope="module")
-def dvc_yaml() -> dict:
-    return yaml.safe_load((REPO / "dvc.yaml").read_text())
+def dvc_stages() -> dict:
+    """dvc.yaml's stage definitions: name -> body (under `do` for foreach stages)."""
+    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    return {name: stage.get("do", stage) for name, stage in stages.items()}
 
 
-def test_every_stage_declares_the_code_it_runs(dvc_yaml):
-    missing = {stage: files for stage, files in code_deps.uncovered(dvc_yaml, REPO).items() if files}
-    assert not missing, ("dvc.yaml does not declare code these stages run (add the folder or file to the stage's "
-                         f"deps; `python workflow/scripts/code_deps.py` lists each closure): {missing}")
+def test_checked_in_code_files_are_a_fresh_computation():
+    code = code_deps.code_by_stage(REPO)
+    on_disk = sorted(p.name for p in (REPO / code_deps.CODE_DIR).glob("*" + code_deps.CODE_SUFFIX))
+    assert on_disk == sorted(Path(code_deps.code_file(s)).name for s in code)
+    stale = [s for s, files in code.items()
+             if (REPO / code_deps.code_file(s)).read_text() != code_deps.code_file_text(s, files, REPO)]
+    assert not stale, f"run `python workflow/scripts/code_deps.py --write` (or dvc repro code_deps): {stale}"
 
 
-def test_declared_code_exists_and_is_python(dvc_yaml):
-    for stage, declared in code_deps.declared_code(dvc_yaml).items():
-        assert declared, f"{stage} declares no code"
-        for d in declared:
-            path = REPO / d
-            assert path.is_dir() or (path.is_file() and path.suffix == ".py"), f"{stage}: {d} does not exist"
-            if path.is_dir():
-                assert list(path.rglob("*.py")), f"{stage}: folder {d} holds no .py file"
+def test_every_stage_depends_on_its_own_code_file_and_on_no_source(dvc_stages):
+    for name, body in dvc_stages.items():
+        deps = [str(d) for d in body.get("deps", [])]
+        if name == code_deps.CODE_STAGE:
+            assert deps == [code_deps.CODE_PREFIX, "workflow/scripts/code_deps.py"]
+            assert [next(iter(o)) for o in body["outs"]] == [code_deps.CODE_DIR]
+            continue
+        assert [d for d in deps if d.startswith(code_deps.CODE_DIR + "/")] == [code_deps.code_file(name)], name
+        assert not [d for d in deps if d.startswith(code_deps.CODE_PREFIX)], name
 
 
-def test_every_dvc_stage_is_in_the_stage_registries_and_back(dvc_yaml):
+def test_every_dvc_stage_is_in_the_stage_registries_and_back(dvc_stages):
     """A dvc.yaml stage runs `scorerepro [<paper>] <stage>`, found in pipeline/registry.py or a paper's STAGES;
     every registered stage is a stage of the DAG."""
     registered = set(code_deps.code_by_stage(REPO))
-    stages = set(dvc_yaml["stages"])
+    stages = set(dvc_stages) - {code_deps.CODE_STAGE}
     assert stages - registered == set(), "dvc.yaml stages without a registered command"
     assert registered - stages == set(), "registered stages that dvc.yaml does not run"
-    bad = copy.deepcopy(dvc_yaml)
-    bad["stages"]["ncsn_bogus"] = {"cmd": "scorerepro ncsn bogus", "deps": [SRC + "cli.py"]}
-    with pytest.raises(ValueError, match="stage registries"):
-        code_deps.uncovered(bad, REPO)
 
 
-def test_stage_commands_match_the_registries(dvc_yaml):
+def test_stage_commands_match_the_registries(dvc_stages):
     """`scorerepro <stage>` for shared stages, `scorerepro <paper> <stage>` for `<paper>_<stage>`."""
     papers = {p.parent.name for p in (REPO / SRC / "papers").glob("*/__init__.py")}
-    for name, body in code_deps.stage_bodies(dvc_yaml):
+    for name, body in dvc_stages.items():
+        if name == code_deps.CODE_STAGE:
+            continue
         words = body["cmd"].split()
         # the longest paper name prefixing the stage's (a paper's name may hold "_", as score_repr)
         paper = next((p for p in sorted(papers, key=len, reverse=True) if name.startswith(p + "_")), None)
@@ -67,71 +73,60 @@ def test_stage_commands_match_the_registries(dvc_yaml):
             assert words[:2] == ["scorerepro", name], (name, body["cmd"])
 
 
-def _drop(doc: dict, stage: str, dep: str) -> dict:
-    doc = copy.deepcopy(doc)
-    body = doc["stages"][stage].get("do", doc["stages"][stage])
-    assert dep in body["deps"], f"{stage} does not declare {dep}"
-    body["deps"] = [d for d in body["deps"] if d != dep]
-    return doc
+def _copy_sources(dest: Path) -> Path:
+    shutil.copytree(REPO / "src", dest / "src", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(REPO / code_deps.CODE_DIR, dest / code_deps.CODE_DIR)
+    return dest
 
 
-# (stage, declared folder or file): what the stage's closure needs from it
-DROPS = [
-    ("download", SRC + "data", SRC + "data/"),
-    ("preprocess", SRC + "core", SRC + "core/"),
-    ("inception_weights", SRC + "metrics", SRC + "metrics/"),
-    ("classifier", SRC + "metrics", SRC + "metrics/"),
-    ("ncsn_train", SRC + "training", SRC + "training/"),
-    ("ncsn_train", SRC + "papers/ncsn/nets", SRC + "papers/ncsn/nets/"),
-    ("ncsn_evaluate", SRC + "metrics", SRC + "metrics/"),
-    ("ncsn_sample", SRC + "papers/ncsn/sampling.py", SRC + "papers/ncsn/sampling.py"),
-    ("ncsn_toy", SRC + "papers/ncsn/toy_gmm.py", SRC + "papers/ncsn/toy_gmm.py"),
-    ("ncsn_summary", SRC + "papers/ncsn/claims.py", SRC + "papers/ncsn/claims.py"),
-    ("claims", SRC + "pipeline", SRC + "pipeline/"),
-    ("leaderboard", SRC + "stages/claims_table.py", SRC + "stages/claims_table.py"),
-]
+def _write(root: Path) -> str:
+    res = subprocess.run([sys.executable, str(REPO / "workflow/scripts/code_deps.py"), "--write", "--root", str(root)],
+                         capture_output=True, text=True, check=True)
+    return res.stdout
 
 
-@pytest.fixture(scope="module")
-def repo_closures() -> dict[str, list[str]]:
-    return code_deps.code_by_stage(REPO)
+def test_editing_a_module_rewrites_exactly_the_code_files_of_its_importers(tmp_path):
+    root = _copy_sources(tmp_path)
+    assert "0 code file(s) changed" in _write(root)
+    files = {p.name: p.stat().st_mtime_ns for p in (root / code_deps.CODE_DIR).iterdir()}
+    sampler = SRC + "papers/ncsn/sampling.py"
+    with open(root / sampler, "a") as f:
+        f.write("# an edit\n")
+    importers = {s for s, code in code_deps.code_by_stage(REPO).items() if sampler in code}
+    assert {"ncsn_sample", "ncsn_select_sample", "ncsn_toy"} <= importers and "ncsn_train" not in importers
+    out = _write(root)
+    assert f"{len(importers)} code file(s) changed" in out
+    for name, mtime in files.items():
+        changed = (root / code_deps.CODE_DIR / name).stat().st_mtime_ns != mtime
+        assert changed == (name.removesuffix(code_deps.CODE_SUFFIX) in importers), name
+    assert code_deps.listed_files((root / code_deps.code_file("ncsn_sample")).read_text()) == \
+        code_deps.code_by_stage(root)["ncsn_sample"]
 
 
-@pytest.fixture
-def scan_once(monkeypatch, repo_closures):
-    """The repository's closures scanned once for the module (a scan takes seconds), other roots as usual."""
-    real = code_deps.code_by_stage
-    monkeypatch.setattr(code_deps, "code_by_stage",
-                        lambda root=".": copy.deepcopy(repo_closures) if Path(root) == REPO else real(root))
+def test_a_stage_gone_from_the_registry_loses_its_code_file(tmp_path):
+    root = _copy_sources(tmp_path)
+    (root / code_deps.CODE_DIR / "ncsn_bogus.txt").write_text("# left over\n")
+    assert "workflow/code/ncsn_bogus.txt" in _write(root)
+    assert not (root / code_deps.CODE_DIR / "ncsn_bogus.txt").exists()
 
 
-@pytest.mark.parametrize("stage,dropped,needed", DROPS, ids=[f"{s}-{d.removeprefix(SRC)}" for s, d, _ in DROPS])
-def test_dropping_a_declared_folder_or_file_fails(dvc_yaml, scan_once, stage, dropped, needed):
-    assert not code_deps.uncovered(dvc_yaml, REPO)[stage]
-    missing = code_deps.uncovered(_drop(dvc_yaml, stage, dropped), REPO)
-    assert missing[stage] and all(f.startswith(needed) for f in missing[stage]), missing[stage]
-    assert all(not files for s, files in missing.items() if s != stage)
-
-
-def test_stages_depend_on_the_code_they_run_and_not_on_the_rest(dvc_yaml):
+def test_stages_depend_on_the_code_they_run_and_not_on_the_rest():
     code = code_deps.code_by_stage(REPO)
-    declared = {stage: code_deps.expand(paths, REPO) for stage, paths in code_deps.declared_code(dvc_yaml).items()}
     ncsn = SRC + "papers/ncsn/"
     # Training does not depend on the sampler (a sampler fix must not retrain), sampling does.
-    for files in (code, declared):
-        assert any(f.startswith(SRC + "training/") for f in files["ncsn_train"])
-        assert ncsn + "sampling.py" not in files["ncsn_train"]
-        assert ncsn + "sampling.py" in files["ncsn_sample"]
-        assert ncsn + "stages/batched_sampling.py" in files["ncsn_select"]
-        # Preprocessing needs neither networks nor metrics: a model change must not redo the data.
-        assert not [f for f in files["preprocess"] if f.startswith((SRC + "nets/", SRC + "metrics/", SRC + "papers/"))]
-        # The shared tables run no paper's code: a change in one paper reruns them through its rows files only.
-        for stage in ("claims", "leaderboard"):
-            assert not [f for f in files[stage] if f.startswith(SRC + "papers/")], stage
-        # Every stage runs the CLI and the params check; the schema-checked params are DVC params deps.
-        assert all({SRC + "cli.py", SRC + "config.py"} <= set(f) for f in files.values())
-        # The summary reads the claims module.
-        assert ncsn + "claims.py" in files["ncsn_summary"]
+    assert any(f.startswith(SRC + "training/") for f in code["ncsn_train"])
+    assert ncsn + "sampling.py" not in code["ncsn_train"]
+    assert ncsn + "sampling.py" in code["ncsn_sample"]
+    assert ncsn + "stages/batched_sampling.py" in code["ncsn_select"]
+    # Preprocessing needs neither networks nor metrics: a model change must not redo the data.
+    assert not [f for f in code["preprocess"] if f.startswith((SRC + "nets/", SRC + "metrics/", SRC + "papers/"))]
+    # The shared tables run no paper's code: a change in one paper reruns them through its rows files only.
+    for stage in ("claims", "leaderboard"):
+        assert not [f for f in code[stage] if f.startswith(SRC + "papers/")], stage
+    # Every stage runs the CLI and the params check; the schema-checked params are DVC params deps.
+    assert all({SRC + "cli.py", SRC + "config.py"} <= set(f) for f in code.values())
+    # The summary reads the claims module.
+    assert ncsn + "claims.py" in code["ncsn_summary"]
     # The registration modules are not code deps (code_deps.FRONT_DOOR): no stage lists them.
     assert not [f for files in code.values() for f in files if f in (SRC + "__init__.py", SRC + "pipeline/registry.py")]
 
@@ -197,22 +192,6 @@ def test_scan_follows_every_kind_of_import(tmp_path):
            "papers/ncsn/stages/__init__.py", "papers/ncsn/stages/fit.py"]
     assert got == {"go": [SRC + f for f in go], "ncsn_fit": [SRC + f for f in fit]}
 
-    # declared folders and files cover a closure; a narrower declaration leaves files uncovered
-    doc = {"stages": {
-        "go": {"cmd": "scorerepro go", "deps": ["data/x", SRC + "cli.py", SRC + "config.py", SRC + "lib",
-                                                SRC + "metrics", SRC + "pipeline", SRC + "papers/ncsn/noise.py"]},
-        "ncsn_fit": {"foreach": ["a"], "do": {"cmd": "scorerepro ncsn fit", "deps": [
-            SRC + "cli.py", SRC + "config.py", SRC + "papers/ncsn"]}},
-    }}
-    assert code_deps.uncovered(doc, root) == {"go": [], "ncsn_fit": []}
-    assert SRC + "pipeline/unused.py" in code_deps.expand(doc["stages"]["go"]["deps"], root)
-    doc["stages"]["go"]["deps"].remove(SRC + "lib")
-    doc["stages"]["ncsn_fit"]["do"]["deps"][-1] = SRC + "papers/ncsn/stages"
-    assert code_deps.uncovered(doc, root) == {
-        "go": [SRC + f for f in ("lib/__init__.py", "lib/core.py", "lib/deep.py")],
-        "ncsn_fit": [SRC + f for f in ("papers/ncsn/nets/__init__.py", "papers/ncsn/nets/mlp.py",
-                                       "papers/ncsn/noise.py")],
-    }
 
 
 def test_expand_lists_python_files_of_folders(tmp_path):

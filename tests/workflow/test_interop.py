@@ -19,15 +19,13 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sys
 import time
 from pathlib import Path
 
 import pytest
-import yaml
 
-from workflow_helpers import REPO, TINY_PARAMS, dvc, make_workspace, nothing_to_do, snakemake, tool_env
+from workflow_helpers import REPO, TINY_PARAMS, dvc, make_workspace, nothing_to_do, snakemake, stage_kind, tool_env
 
 sys.path.insert(0, str(REPO / "workflow" / "scripts"))
 import dvc_interop  # noqa: E402
@@ -37,7 +35,8 @@ STAGES = ["download@mnist_embedded", "preprocess@mnist_embedded"]
 
 
 def _reruns(res) -> set[str]:
-    return {line.split()[1].rstrip(":") for line in (res.stdout + res.stderr).splitlines()
+    """The stages (without their foreach key) of the jobs a dry run lists."""
+    return {stage_kind(line.split()[1].rstrip(":")) for line in (res.stdout + res.stderr).splitlines()
             if line.startswith(("rule ", "localrule "))}
 
 
@@ -114,26 +113,19 @@ def test_snakefile_says_when_dvc_is_not_asked(tmp_path):
 
 
 def test_stage_of_maps_every_snakemake_marker_to_its_dvc_stage(ws, monkeypatch):
-    """The completion markers Snakemake declares instead of persistent output folders (common.smk) lie inside the
+    """The completion markers Snakemake declares instead of persistent output folders (dvc_rules.py) lie inside the
     folders dvc.yaml declares, so the interop finds their stage (and checks it, drops stale metadata, commits it)."""
-    text = (ws / "workflow" / "rules" / "common.smk").read_text()
-    block = text[text.index("PERSISTENT_MARKERS = {"):]
-    markers = dict(re.findall(r'"(\w+)": "([^"]+)"', block[:block.index("}\n")]))
-    assert {"download", "inception_weights", "ncsn_train"} <= set(markers)
+    import dvc_rules
+
     for k, v in tool_env(ws).items():  # keep DVC's site cache in the workspace
         if k.startswith("DVC_"):
             monkeypatch.setenv(k, v)
     stages = dvc_interop.dvc_stages(ws)
-    params = yaml.safe_load((ws / "params.yaml").read_text())
-    for rule, marker in markers.items():
-        # a paper's marker takes one of that paper's experiments (the longest paper name prefixing the rule's)
-        paper = max((p for p in params if isinstance(params[p], dict) and rule.startswith(p + "_")), key=len,
-                    default=None)
-        experiment = next(iter(params[paper].get("experiments") or {"": None})) if paper else ""
-        path = marker.format(dataset="mnist_embedded", experiment=experiment)
-        stage = dvc_interop.stage_of(path, stages)
-        assert stage is not None and stage.split("@")[0] == rule, (rule, path, stage)
-        assert os.path.dirname(path) in stages[stage], (rule, path, stages[stage])
+    markers = {(r.stage, f) for r in dvc_rules.rules(ws) for f in r.outputs if f not in stages[r.stage]}
+    assert {dvc_rules.stage_kind(s) for s, _ in markers} == set(dvc_rules.PERSISTENT_MARKERS)
+    for stage, marker in markers:
+        assert dvc_interop.stage_of(marker, stages) == stage, (stage, marker)
+        assert os.path.dirname(marker) in stages[stage], (stage, marker, stages[stage])
 
 
 def test_dvcignore_hides_snakemake_timestamps():

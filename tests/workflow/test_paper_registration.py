@@ -1,7 +1,7 @@
 """Every paper registered in scorerepro.papers.PAPERS is wired into every place "Adding a paper" (docs/DESIGN.md)
 lists: a block in every params profile and the tiny test params, a schema part, stages named `<paper>_<stage>` in
-dvc.yaml, a Snakemake rule file the Snakefile includes, its claims and leaderboard rows feeding the cross-paper
-tables on both front ends, and a tests folder. A paper that misses one of these fails here with the place named,
+dvc.yaml (the Snakemake rules are made from it), each stage's code file, its claims and leaderboard rows feeding
+the cross-paper tables, and a tests folder. A paper that misses one of these fails here with the place named,
 instead of later as a DVC interpolation error on someone's cluster."""
 
 from __future__ import annotations
@@ -34,9 +34,9 @@ def test_paper_is_wired_everywhere(paper):
     for stage in stages:
         cmd = DVC[stage].get("do", DVC[stage]).get("cmd", "")
         assert cmd.startswith(f"scorerepro {paper} "), f"dvc.yaml stage {stage} does not run `scorerepro {paper} ...`"
+        assert (REPO / "workflow" / "code" / f"{stage}.txt").is_file(), f"no code file for {stage}: run dvc repro"
     assert f"results/{paper}/claims.csv" in DVC["claims"]["deps"]
     assert f"results/{paper}/leaderboard.csv" in DVC["leaderboard"]["deps"]
-    assert f'include: "workflow/rules/{paper}.smk"' in (REPO / "Snakefile").read_text()
     assert (REPO / "tests" / "papers" / paper).is_dir(), f"tests/papers/{paper}/ is missing"
 
 

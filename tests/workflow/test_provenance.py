@@ -33,7 +33,8 @@ from pathlib import Path
 import pytest
 
 from scorerepro.config import read_params_yaml
-from workflow_helpers import TINY_PARAMS, dvc, make_workspace, nothing_to_do, parse_dry_run, run, snakemake
+from workflow_helpers import (TINY_PARAMS, dvc, make_workspace, nothing_to_do, parse_dry_run, run, snakemake,
+                              stage_names)
 
 pytestmark = pytest.mark.slow
 EXP = "tiny_ncsn"
@@ -80,15 +81,10 @@ def _stage_deps(entry: dict) -> dict:
     return {d["path"]: d.get("md5") for d in entry.get("deps") or []}
 
 
-def _ran(res) -> set[str]:
-    """The DVC stage names of the jobs a Snakemake run ran (rule@wildcards, as dvc.yaml's foreach/matrix names)."""
-    names = set()
-    for job in parse_dry_run(res.stdout + res.stderr):
-        if job["rule"] == "all":
-            continue
-        wc = list(job["wildcards"].values())
-        names.add(job["rule"] + (f"@{'-'.join(wc)}" if wc else ""))
-    return names
+def _ran(ws: Path, res) -> set[str]:
+    """The DVC stage names of the jobs a Snakemake run ran."""
+    stage_of = stage_names(ws)
+    return {stage_of[job["rule"]] for job in parse_dry_run(res.stdout + res.stderr) if job["rule"] != "all"}
 
 
 def _edit(ws: Path, old: str, new: str) -> float:
@@ -178,7 +174,7 @@ def test_2_downstream_param_then_snakemake(ws):
     before = _lock(ws)
     t = _edit(ws, "neighbours: {n_samples: 2, k: 2}", "neighbours: {n_samples: 2, k: 1}")
     res = snakemake(ws, *LOCAL, timeout=1200)
-    ran = _ran(res)
+    ran = _ran(ws, res)
     assert {f"ncsn_neighbours@{EXP}", "ncsn_summary", "claims", "leaderboard"} <= ran, ran
     assert f"ncsn_train@{EXP}" not in ran and f"ncsn_sample@{EXP}-0" not in ran, ran
     assert (ws / "results/claims.md").stat().st_mtime > t
@@ -190,7 +186,7 @@ def test_3_upstream_param_then_snakemake(ws):
     before = _lock(ws)
     t = _edit(ws, "step_lr: 2.0e-05, batch_size: 10", "step_lr: 1.0e-05, batch_size: 10")
     res = snakemake(ws, *LOCAL, timeout=1200)
-    ran = _ran(res)
+    ran = _ran(ws, res)
     # the samples changed, so everything made from them is made again
     for path in [f"results/ncsn/{EXP}/metrics.json", f"results/ncsn/{EXP}/fig5_samples.png",
                  f"results/ncsn/{EXP}/fig6_neighbours.png", "results/ncsn/sensitivity/metrics.json",
@@ -207,7 +203,7 @@ def test_4_param_then_partial_dvc_repro_then_snakemake(ws):
     rep = dvc(ws, "repro", f"ncsn_select@{EXP}", timeout=1200)
     assert f"Running stage 'ncsn_select@{EXP}'" in rep.stdout
     res = snakemake(ws, *LOCAL, timeout=1200)
-    ran = _ran(res)
+    ran = _ran(ws, res)
     assert not ran & {f"ncsn_select_sample@{EXP}-0", f"ncsn_select_sample@{EXP}-1", f"ncsn_select@{EXP}"}, \
         f"Snakemake redid what dvc repro had done: {sorted(ran)}"
     assert {f"ncsn_sample@{EXP}-0", f"ncsn_evaluate@{EXP}", f"ncsn_neighbours@{EXP}", "claims"} <= ran, ran
@@ -222,7 +218,7 @@ def test_5_dvc_exp_run_then_snakemake(ws):
     dvc(ws, "exp", "run", "-S", "ncsn.toy.fig2_scores.n_iters=6", timeout=1200)
     assert read_params_yaml(ws / "params.yaml")["ncsn"]["toy"]["fig2_scores"]["n_iters"] == 6
     res = snakemake(ws, *LOCAL, timeout=1200)
-    assert not _ran(res), f"Snakemake redid what dvc exp run had done: {sorted(_ran(res))}"
+    assert not _ran(ws, res), f"Snakemake redid what dvc exp run had done: {sorted(_ran(ws, res))}"
     check_provenance(ws, before=before, edited_at=t)
     _commit(ws, "step5")
 
@@ -233,14 +229,14 @@ def test_6_checkout_older_commit_then_snakemake(ws):
     run(["git", "checkout", "-qf", COMMITS["step1"]], ws)
     assert read_params_yaml(ws / "params.yaml")["ncsn"]["defaults"]["sampling"]["step_lr"] == 2.0e-05
     res = snakemake(ws, *LOCAL, timeout=1200)
-    assert f"ncsn_sample@{EXP}-0" in _ran(res)
+    assert f"ncsn_sample@{EXP}-0" in _ran(ws, res)
     check_provenance(ws, causal=False)
 
     # back to the newest commit, outputs restored by dvc checkout (new mtimes): nothing to redo
     run(["git", "checkout", "-qf", COMMITS["step5"]], ws)
     dvc(ws, "checkout", "--force")
     res = snakemake(ws, *LOCAL, timeout=1200)
-    assert not _ran(res), sorted(_ran(res))
+    assert not _ran(ws, res), sorted(_ran(ws, res))
     check_provenance(ws, causal=False)
     assert json.loads((ws / f"results/ncsn/{EXP}/metrics.json").read_text()) == json.loads(
         run(["git", "show", f"{COMMITS['step5']}:results/ncsn/{EXP}/metrics.json"], ws).stdout)

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from workflow_helpers import dvc, make_workspace, snakemake
+from workflow_helpers import dvc, make_workspace, snakemake, stage_kind
 
 pytestmark = pytest.mark.slow
 
@@ -34,10 +34,10 @@ OUTPUTS = ["data/raw/mnist_embedded", "data/processed/mnist_embedded", "models/n
 # as it is; this one is given as the workflow profile, which overrides it.
 TEST_PROFILE = {
     "default-resources": ["slurm_partition=debug", "slurm_account=scorerepro", "mem_mb=1000", "runtime=15", "gpu=0"],
-    "set-resources": {"download": {"mem_mb": 1000, "runtime": 15},
-                      "preprocess": {"mem_mb": 1200, "runtime": 15},
-                      "ncsn_toy": {"mem_mb": 1000, "runtime": 15},
-                      "ncsn_train": {"mem_mb": 1500, "runtime": 17, "cpus_per_task": 1}},
+    "set-resources": {"download__mnist_embedded": {"mem_mb": 1000, "runtime": 15},
+                      "preprocess__mnist_embedded": {"mem_mb": 1200, "runtime": 15},
+                      "ncsn_toy__fig2_scores": {"mem_mb": 1000, "runtime": 15},
+                      "ncsn_train__tiny_ncsn": {"mem_mb": 1500, "runtime": 17, "cpus_per_task": 1}},
     "slurm-init-seconds-before-status-checks": 3,  # the plugin's default (40 s) is for busy clusters
     "slurm-keep-successful-logs": True,
     "jobs": 2,
@@ -92,7 +92,8 @@ def _sacct(job_ids) -> dict[str, dict]:
 
 
 def _rule(row: dict) -> str:
-    return row["Comment"].removeprefix("rule_").split("_wildcards_")[0]
+    """The dvc.yaml stage (without its foreach key) of a job's rule, from the comment the executor gives it."""
+    return stage_kind(row["Comment"].removeprefix("rule_").split("_wildcards_")[0])
 
 
 def _set(ws: Path, **changes) -> None:
@@ -214,7 +215,7 @@ def test_a_failing_job_fails_the_run_and_the_rerun_resumes(cluster_run):
     assert len(logs) == 1 and "--gpus=2" in next(c for c in text.splitlines() if "sbatch call:" in c
                                                  and "rule_ncsn_train" in c)
     log = logs.pop()
-    assert re.search(rf"Error in rule ncsn_train:(.|\n)*{re.escape(log)}", text), text[-4000:]
+    assert re.search(rf"Error in rule ncsn_train__tiny_ncsn:(.|\n)*{re.escape(log)}", text), text[-4000:]
     assert "training.gpus is 2" in Path(log).read_text()
     jobs = _sacct(_submitted(bad))
     assert {_rule(r): r["State"] for r in jobs.values()} == {"ncsn_toy": "COMPLETED", "ncsn_train": "FAILED"}

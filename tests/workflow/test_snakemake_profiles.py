@@ -13,7 +13,7 @@ import pytest
 import torch
 import yaml
 
-from workflow_helpers import REPO, TINY_PARAMS, make_workspace, parse_dry_run, snakemake
+from workflow_helpers import REPO, TINY_PARAMS, make_workspace, parse_dry_run, snakemake, stage_kind, stage_names
 
 PROFILES = REPO / "workflow" / "profiles"
 FAST_POLL = ["--seconds-between-status-checks", "1"]  # the example "cluster" is this machine: poll it often
@@ -58,8 +58,9 @@ def _commented_set_resources(text: str) -> dict:
 
 
 def test_profiles_name_existing_rules():
-    """Rules are dvc.yaml's stage names: a profile's set-resources (also a commented example) must use them."""
-    rules = set(yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"])
+    """A profile's set-resources (also a commented example) names rules made from the default params.yaml's
+    stages (ncsn_train@fig5_mnist -> ncsn_train__fig5_mnist)."""
+    rules = set(stage_names(REPO))
     examples = 0
     for name in ("local", "slurm", "cluster-generic"):
         text = (PROFILES / name / "config.yaml").read_text()
@@ -79,10 +80,10 @@ def test_profile_parses_and_sets_resources(workspace, profile):
         assert int(r["mem_mb"]) > 0 and int(r["runtime"]) > 0 and "gpu" in r, j
         if profile == "slurm":
             assert r.get("slurm_partition") == "CHANGE_ME", j
-    train = next(j for j in jobs if j["rule"] == "ncsn_train")
+    train = next(j for j in jobs if stage_kind(j["rule"]) == "ncsn_train")
     # ncsn.experiments.tiny_ncsn.training.gpus; the local profile's global limit (gpu=1) caps what a job may claim
     assert train["resources"]["gpu"] == ("1" if profile == "local" else "2")
-    assert {j["rule"] for j in jobs if int(j["resources"]["gpu"]) > 0} >= GPU_RULES
+    assert {stage_kind(j["rule"]) for j in jobs if int(j["resources"]["gpu"]) > 0} >= GPU_RULES
 
 
 def test_slurm_plugin_turns_gpu_resource_into_gpus(workspace):
@@ -103,7 +104,7 @@ def test_slurm_plugin_turns_gpu_resource_into_gpus(workspace):
         if j["rule"] == "all":
             continue
         r = {k: int(v) if v.isdigit() else v for k, v in j["resources"].items()}
-        seen[j["rule"]] = set_gres_string(Job(r)).strip()
+        seen[stage_kind(j["rule"])] = set_gres_string(Job(r)).strip()
     assert seen["ncsn_train"] == "--gpus=2"
     assert seen["ncsn_sample"] == "--gpus=1"
     assert seen["download"] == "" and seen["ncsn_toy"] == ""
@@ -147,8 +148,8 @@ def test_cluster_generic_runs_real_stages(tmp_path):
 
     # every job went through the submit script, which saw the job's resources
     logs = list((ws / ".snakemake" / "local-submit").glob("*.log"))
-    assert {p.name.split(".")[0] for p in logs} == {"download", "preprocess", "ncsn_toy", "ncsn_train"}
-    heads = {p.name.split(".")[0]: p.read_text().splitlines()[0] for p in logs}
+    assert {stage_kind(p.name.split(".")[0]) for p in logs} == {"download", "preprocess", "ncsn_toy", "ncsn_train"}
+    heads = {stage_kind(p.name.split(".")[0]): p.read_text().splitlines()[0] for p in logs}
     assert "gpus=1" in heads["ncsn_train"] and "gpus=0" in heads["download"] and "mem_mb=32000" in heads["ncsn_train"]
 
     # a training that lost its completion marker (killed before the end) is rerun, and Snakemake did not delete

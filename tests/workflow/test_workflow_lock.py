@@ -3,7 +3,7 @@
 and a params typo that makes DVC call stages stale that Snakemake could not remake.
 
 One temporary git + DVC copy of the repository with the tiny params and cheap stages only; two test-only additions
-to that copy make a front end busy for a while: a dvc.yaml stage `slow` and a Snakemake rule `slow`, each a sleep.
+to that copy make a front end busy for a while: dvc.yaml stages `slow` and `slow_snakemake`, each a sleep.
 """
 
 from __future__ import annotations
@@ -23,25 +23,11 @@ from workflow_helpers import BIN, TINY_PARAMS, dvc, make_workspace, nothing_to_d
 pytestmark = pytest.mark.slow
 TARGETS = ["data/processed/mnist_embedded"]
 STAGES = ["download@mnist_embedded", "preprocess@mnist_embedded"]
-# test-only rules: a slow job, and a stage that reads a hand-made file (no stage makes it) and its consumer
-EXTRA_RULES = """
-
-rule slow:
-    output: "slow.txt"
-    shell: "sleep 40 && touch {output}"
-
-rule handmade:
-    input: dvc_inputs("handmade.txt", ["handmade_input.txt"])
-    output: "handmade.txt"
-    shell: "cp handmade_input.txt {output}"
-
-rule handmade_consumer:
-    input: dvc_inputs("handmade_consumer.txt", ["handmade.txt"])
-    output: "handmade_consumer.txt"
-    shell: "cp handmade.txt {output}"
-"""
+# test-only stages (the Snakemake rules are made from them): slow jobs for either front end, and a stage that reads
+# a hand-made file (no stage makes it) and its consumer
 EXTRA_STAGES = {
     "slow": {"cmd": "sleep 40 && echo done > slow_dvc.txt", "outs": [{"slow_dvc.txt": {"cache": False}}]},
+    "slow_snakemake": {"cmd": "sleep 40 && touch slow.txt", "outs": [{"slow.txt": {"cache": False}}]},
     "handmade": {"cmd": "cp handmade_input.txt handmade.txt", "deps": ["handmade_input.txt"],
                  "outs": [{"handmade.txt": {"cache": False}}]},
     "handmade_consumer": {"cmd": "cp handmade.txt handmade_consumer.txt", "deps": ["handmade.txt"],
@@ -54,8 +40,6 @@ def ws(tmp_path_factory):
     root = make_workspace(tmp_path_factory.mktemp("lock"), TINY_PARAMS, dvc=True)
     with open(root / "dvc.yaml", "a") as f:  # appended under `stages:`, the file's last top-level key
         f.write("\n" + "\n".join("  " + ln for ln in yaml.safe_dump(EXTRA_STAGES, sort_keys=False).splitlines()) + "\n")
-    with open(root / "Snakefile", "a") as f:
-        f.write(EXTRA_RULES)
     snakemake(root, "--cores", "2", *TARGETS)
     return root
 

@@ -1,6 +1,6 @@
-"""Shared by the workflow tests (tests/workflow/: test_dag_agreement, test_snakemake_profiles, test_interop, test_e2e,
+"""Shared by the workflow tests (tests/workflow/: test_dag_generator, test_snakemake_profiles, test_interop, test_e2e,
 test_code_deps): a temporary copy of the repository's workflow files, an environment that keeps DVC and Snakemake
-local, and a parser for the job list that `snakemake -n` prints."""
+local, a parser for the job list that `snakemake -n` prints, and the stage a rule was made from."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ REPO = Path(__file__).resolve().parents[2]
 TINY_PARAMS = REPO / "tests" / "fixtures" / "tiny_params.yaml"
 BIN = Path(sys.executable).parent  # the environment's snakemake, dvc and scorerepro live beside its python
 
-# What a workspace needs: the two DAG definitions, the rules, schema, profiles and interop script, and the package
-# source, which every stage lists among its deps (workflow/scripts/code_deps.py). And the repository's .gitignore:
+# What a workspace needs: the DAG (dvc.yaml), the Snakefile and its rules, schema, profiles, scripts and code files,
+# and the package source, which every stage's code file lists (workflow/scripts/code_deps.py). And the repository's .gitignore:
 # where git already ignores an output (data/, models/, samples/), DVC writes no .gitignore of its own into the
 # folder above it, so folder deps (samples/ncsn/<exp>/select, ...) hash the same as in the repository.
 WORKFLOW_FILES = ["Snakefile", "dvc.yaml", "workflow", ".dvcignore", ".gitignore", "src"]
@@ -106,6 +106,20 @@ def parse_dry_run(text: str) -> list[dict]:
         elif key in ("wildcards", "resources"):
             job[key] = dict(item.split("=", 1) for item in value.split(", ") if "=" in item)
     return jobs
+
+
+def stage_kind(rule: str) -> str:
+    """The dvc.yaml stage a Snakemake rule was made from, without its foreach key: ncsn_train__tiny_ncsn ->
+    ncsn_train (workflow/scripts/dvc_rules.py: rule_name)."""
+    return rule.split("__")[0]
+
+
+def stage_names(ws: Path) -> dict[str, str]:
+    """Snakemake rule -> DVC stage name, for the workspace's dvc.yaml and params.yaml."""
+    sys.path.insert(0, str(REPO / "workflow" / "scripts"))
+    import dvc_rules
+
+    return {dvc_rules.rule_name(s.name): s.name for s in dvc_rules.load_stages(ws)}
 
 
 def nothing_to_do(res: subprocess.CompletedProcess) -> bool:

@@ -1,23 +1,15 @@
-# Shared by the rule files: names drawn from params.yaml, wildcard constraints, the DVC-mirroring helpers for
-# inputs, params and code, per-rule resources, and the DVC interop hooks (workflow/scripts/dvc_interop.py).
+# Shared by the Snakefile: the params check, the rules' specifications from dvc.yaml, their inputs, params,
+# resources and shell command, the DVC interop hooks (workflow/scripts/dvc_interop.py) and the report's items.
 #
-# How a dvc.yaml stage becomes a rule here (tests/workflow/test_dag_agreement.py checks every point on several
-# params files):
-# * same name, same shell command, same outputs and inputs;
-# * a DVC directory output becomes `directory(...)`;
-# * a PERSISTENT DVC output folder (persist: true) is NOT declared as a Snakemake output: Snakemake deletes a
-#   job's outputs before it runs the job, so `directory("models/ncsn/{experiment}")` would throw away the
-#   checkpoints a resumed training needs (and the `update()` flag is no better: it copies the whole folder to a
-#   backup first and, when the job fails, restores that backup over the newer checkpoints). The rule declares
-#   instead the completion marker the stage writes last inside that folder (PERSISTENT_MARKERS below); only the
-#   marker is deleted before a rerun, and downstream rules depend on the marker. A killed job leaves no marker, so
-#   the next run reruns it and it resumes.
-# * a DVC dependency on a folder that holds other stages' outputs (samples/ncsn/<exp>/select, data/ncsn/summary_rows,
-#   results/ncsn/toy, ...) becomes the explicit list of those outputs;
-# * the code deps (src/scorerepro/...) come from code(stage): the folders and files that stage declares in dvc.yaml,
-#   folders expanded into their .py files (Snakemake tracks files, not folders);
-# * DVC `params:` become one `params: dvc=dvc_params(...)` entry holding the same params.yaml values, so
-#   Snakemake's params rerun trigger sees exactly the changes DVC sees.
+# The rules are dvc.yaml's stages as DVC resolves them, one rule per stage (workflow/scripts/dvc_rules.py says how
+# each DVC declaration becomes a Snakemake one). One difference deserves its place here, because getting it wrong
+# destroys work: a PERSISTENT DVC output folder (persist: true) is NOT declared as a Snakemake output. Snakemake
+# deletes a job's outputs before it runs the job, so `directory("models/ncsn/<experiment>")` would throw away the
+# checkpoints a resumed training needs (and the `update()` flag is no better: it copies the whole folder to a
+# backup first and, when the job fails, restores that backup over the newer checkpoints). The rule declares instead
+# the completion marker the stage writes last inside that folder (dvc_rules.PERSISTENT_MARKERS); only the marker is
+# deleted before a rerun, and downstream rules depend on the marker. A killed job leaves no marker, so the next run
+# reruns it and it resumes.
 
 import atexit
 import fnmatch
@@ -27,12 +19,11 @@ import sys
 from pathlib import Path
 
 import yaml
-from snakemake.io import strip_wildcard_constraints
 from snakemake.utils import validate
 
 sys.path.insert(0, os.path.join(workflow.basedir, "workflow", "scripts"))
-import code_deps  # noqa: E402
 import dvc_interop  # noqa: E402
+import dvc_rules  # noqa: E402
 
 from scorerepro.config import experiment as merged_experiment  # noqa: E402
 from scorerepro.config import paper_blocks, read_params_yaml, validate_params  # noqa: E402
@@ -65,104 +56,44 @@ if _on_disk is not None:
 validate(_config_params, SCHEMA, set_default=False)
 validate_params(_config_params, SCHEMA, source="params.yaml (Snakemake config)")
 
-
-def _required(key):
-    """A value dvc.yaml interpolates (so the DAG cannot be built without it)."""
-    value = config
-    for part in key.split("."):
-        if not isinstance(value, dict) or part not in value:
-            raise WorkflowError(f"params.yaml: {key} is missing (dvc.yaml and the Snakemake rules need it)")
-        value = value[part]
-    return value
-
-
-DATASETS = list(_required("datasets"))
-SHARDS = [int(s) for s in _required("sharding.shards")]
-# The papers params.yaml has a block for, and each paper's experiments (`<paper>.experiments`): a paper's rules are
-# `<paper>_<stage>` in workflow/rules/<paper>.smk, its outputs under models/<paper>/, samples/<paper>/,
-# results/<paper>/.
+# The papers params.yaml has a block for (the report's landing page has a table per paper).
 PAPERS = paper_blocks(config)
-EXPERIMENTS_OF = {paper: list(config[paper].get("experiments") or {}) for paper in PAPERS}
-
-
-def dataset_of(paper, experiment):
-    """The dataset an experiment trains on (its `dataset`, over the paper's defaults)."""
-    return merged_experiment(config, paper, experiment)["dataset"]
-
-
-def _alternatives(names):
-    return "|".join(re.escape(str(n)) for n in names)
-
-
-# Wildcards match only declared names, so results/ncsn/{experiment}/metrics.json can never match
-# results/ncsn/toy/fig2_scores/metrics.json or results/ncsn/sensitivity/metrics.json. A paper's own wildcards
-# (NCSN's toy {study}) are constrained in its rule file.
-wildcard_constraints:
-    experiment=_alternatives(sorted({e for names in EXPERIMENTS_OF.values() for e in names})),
-    dataset=_alternatives(DATASETS),
-    shard=_alternatives(SHARDS),
-
-
-# The values of each wildcard, for every_output(): shared ones, and per paper its experiments (a paper's rule file
-# adds its own wildcards to PAPER_WILDCARDS[<paper>]).
-SHARED_WILDCARDS = {"dataset": DATASETS, "shard": SHARDS}
-PAPER_WILDCARDS = {paper: {"experiment": names} for paper, names in EXPERIMENTS_OF.items()}
-
-
-def every_output(rule):
-    """A rule's outputs for every value of its wildcards (a paper's rule `<paper>_<stage>` takes that paper's
-    experiments): what rule `all` asks for."""
-    # the paper whose name prefixes the rule's (longest first: a paper's name may itself hold "_", as score_repr)
-    paper = next((p for p in sorted(PAPER_WILDCARDS, key=len, reverse=True) if rule.name.startswith(p + "_")), None)
-    values = SHARED_WILDCARDS | PAPER_WILDCARDS.get(paper, {})
-    out = []
-    for pattern in rule.output:
-        pattern = strip_wildcard_constraints(str(pattern))  # the global constraints are attached to each output
-        names = sorted(set(re.findall(r"{\s*(\w+)", pattern)))
-        unknown = [n for n in names if n not in values]
-        if unknown:
-            raise WorkflowError(f"rule {rule.name}: no values for wildcard(s) {unknown} (PAPER_WILDCARDS)")
-        out += expand(pattern, **{n: values[n] for n in names})
-    return out
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Persistent DVC outputs -> the completion marker the stage writes last (see the comment at the top).
-PERSISTENT_MARKERS = {
-    "download": "data/raw/{dataset}/download.json",
-    "inception_weights": "models/inception/inception_weights.json",
-    "ncsn_train": "models/ncsn/{experiment}/completed.json",
-    "infusion_train": "models/infusion/main/completed.json",
-    "infusion_sweep": "models/infusion/sweep/sweep.json",
-    "score_repr_train": "models/score_repr/{experiment}/completed.json",
-    "score_repr_sweep": "models/score_repr/sweep/completed.json",
-    "ae_mcmc_train": "models/ae_mcmc/{experiment}/completed.json",
-    "wmvl_train": "models/wmvl/{experiment}/completed.json",
-}
-RAW_DONE = PERSISTENT_MARKERS["download"]
-INCEPTION_DONE = PERSISTENT_MARKERS["inception_weights"]
-NCSN_MODEL_DONE = PERSISTENT_MARKERS["ncsn_train"]
-SCORE_REPR_MODEL_DONE = PERSISTENT_MARKERS["score_repr_train"]
-SCORE_REPR_SWEEP_DONE = PERSISTENT_MARKERS["score_repr_sweep"]
+# The rules' specifications: every stage of dvc.yaml, resolved by DVC with this params.yaml.
+try:
+    RULES = dvc_rules.rules(workflow.basedir)
+except dvc_rules.DagError as _e:
+    raise WorkflowError(f"dvc.yaml: {_e}")
+except Exception as _e:  # DVC's own words: a ${...} params.yaml lacks, a malformed stage
+    raise WorkflowError(f"dvc.yaml cannot be resolved with this params.yaml ({type(_e).__name__}: {_e})")
+STAGE_OF_RULE = {r.name: r.stage for r in RULES}
 
 
 def _lookup(key):
     value = config
     for part in key.split("."):
+        if not isinstance(value, dict) or part not in value:
+            raise WorkflowError(f"params.yaml: {key} is missing (a params key of a dvc.yaml stage)")
         value = value[part]
     return value
 
 
-def dvc_params(*keys):
-    """params: entry mirroring a DVC stage's `params:` list. Keys may hold wildcards ("ncsn.experiments.{experiment}
-    .model"); the value is {key: params.yaml value}, which Snakemake records and compares on the next run."""
+def params_values(keys):
+    """A rule's `params: dvc=...`: {key: params.yaml value} for the stage's DVC params, which Snakemake records
+    and compares on the next run (its params rerun trigger sees exactly the changes DVC sees)."""
+    return {k: _lookup(k) for k in keys}
 
-    def values(wildcards):
-        return {k.format(**dict(wildcards.items())): _lookup(k.format(**dict(wildcards.items()))) for k in keys}
 
-    values.dvc_keys = keys  # read by tests/workflow/test_dag_agreement.py
-    return values
+# A rule's shell command: the stage's command (params.cmd), its output shown and kept in the rule's log.
+SHELL_COMMAND = "({params.cmd}) 2>&1 | tee {log}"
 
+
+# Python buffers its output into a pipe: unbuffered, a job's progress reaches the screen (and the log) as it comes.
+# A prefix of our own replaces Snakemake's bash strict mode, hence restated: pipefail makes a failing stage fail
+# its job despite the tee.
+shell.prefix("set -euo pipefail; export PYTHONUNBUFFERED=1; ")
 
 # ---------------------------------------------------------------------------------------------------------------
 # DVC interop, step 1: which stages DVC holds up to date, and which of those have nothing but up-to-date stages
@@ -184,6 +115,8 @@ if workflow.is_main_process and dvc_interop.enabled() and dvc_interop.is_dvc_rep
         print("dvc_interop: removed the Snakemake locks a killed run left (no live front end holds this "
               "workspace)", file=sys.stderr)
 
+
+
 if workflow.is_main_process:
     DVC_STATE = dvc_interop.read_state(os.getcwd(), repo=WORKFLOW_LOCK.repo)
     if DVC_STATE.unmakeable:
@@ -199,7 +132,7 @@ if workflow.is_main_process:
             path
             for stage in sorted(DVC_STATE.up_to_date)
             for out in DVC_STATE.stages[stage]
-            for path in [out] + [os.path.join(out, os.path.basename(m)) for m in PERSISTENT_MARKERS.values()]
+            for path in [out] + [os.path.join(out, m) for m in set(dvc_rules.PERSISTENT_MARKERS.values())]
         ])
         if _dropped:
             print(f"dvc_interop: dropped Snakemake metadata of {len(_dropped)} output(s) that DVC rewrote, or that "
@@ -224,7 +157,8 @@ def _distrust_forced():
         forced = set(DVC_STATE.stages)
     else:
         named = set(ds.forcerun) | (set(ds.targets) if ds.forcetargets else set())
-        forced = {s for s in DVC_STATE.stages if s.split("@")[0] in named}
+        forced = {STAGE_OF_RULE[n] for n in named if n in STAGE_OF_RULE}
+        forced |= {s for s in DVC_STATE.stages if dvc_rules.stage_kind(s) in named}
         forced |= {DVC_STATE.stage_of(os.path.normpath(n)) for n in named} - {None}
     lost = DVC_STATE.distrust(forced)
     if lost:
@@ -232,104 +166,83 @@ def _distrust_forced():
               file=sys.stderr)
 
 
-# ---------------------------------------------------------------------------------------------------------------
-# Code deps: what each stage declares in dvc.yaml (folders and files under src/scorerepro), read from there so the
-# two front ends cannot drift; tests/workflow/test_code_deps.py checks that the declarations cover each stage's
-# import closure (workflow/scripts/code_deps.py).
-with open(os.path.join(workflow.basedir, "dvc.yaml")) as _f:
-    DECLARED_CODE = code_deps.declared_code(yaml.safe_load(_f))
 
-
-def code(stage):
-    """The code dependencies of the rule mirroring dvc.yaml stage `stage`, as the .py files they hold."""
-    if stage not in DECLARED_CODE:
-        raise WorkflowError(f"code({stage!r}): dvc.yaml has no stage {stage}")
-    declared = DECLARED_CODE[stage]
-    if any("${" in d for d in declared):
-        raise WorkflowError(f"dvc.yaml stage {stage}: code deps must not interpolate (${{...}}): {declared}")
-    return [os.path.relpath(os.path.join(workflow.basedir, f))
-            for f in code_deps.expand(declared, workflow.basedir)]
-
-
-def dvc_inputs(output, *parts):
-    """Input function for the rule whose first output is `output` (a pattern). `parts` are patterns, lists of
-    paths, or functions of the wildcards. When DVC says the stage producing `output` is up to date and so is
-    every stage upstream of it, every input is wrapped in ancient(): its modification time (new after `dvc
-    checkout`) cannot trigger a rerun. (Not when only the stage itself is: an upstream job will run, and then
-    this one must run after it, which ancient() inputs would prevent.) When DVC says the stage changed, the
-    interop stamp (newer than any output) is added: Snakemake reruns the job even where it has no metadata of its
-    own (outputs made by `dvc repro`)."""
+def dvc_inputs(spec):
+    """Input function of the rule `spec` (a dvc_rules.Rule). When DVC says its stage is up to date and so is every
+    stage upstream of it, every input is wrapped in ancient(): its modification time (new after `dvc checkout`)
+    cannot trigger a rerun. (Not when only the stage itself is: an upstream job will run, and then this one must
+    run after it, which ancient() inputs would prevent.) When DVC says the stage changed, the interop stamp (newer
+    than any output) is added: Snakemake reruns the job even where it has no metadata of its own (outputs made by
+    `dvc repro`)."""
 
     def files(wildcards):
-        wc = dict(wildcards.items())
-        out = []
-        for p in parts:
-            v = p(wildcards) if callable(p) else p
-            for f in [v] if isinstance(v, str) else v:
-                out.append(f.format(**wc))
         _distrust_forced()
-        if DVC_STATE.is_trusted(output.format(**wc)):
-            return [ancient(f) for f in out]
-        if DVC_STATE.must_rerun(output.format(**wc)):
-            return out + [dvc_interop.STAMP]
-        return out
+        if spec.stage in DVC_STATE.trusted:
+            return [ancient(f) for f in spec.inputs]
+        if spec.stage in DVC_STATE.changed:
+            return [*spec.inputs, dvc_interop.STAMP]
+        return list(spec.inputs)
 
     return files
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Resources. Every rule declares mem_mb, runtime (minutes) and gpu (count; the SLURM executor turns `gpu` into
-# sbatch --gpus, 0 means none). Defaults below, by rule (= dvc.yaml stage) name; override per rule with an optional
-# `resources:` block in the config (`--config 'resources={ncsn_train: {runtime: 4320}}'`) or, the usual way on a
-# cluster, a profile's set-resources. Values may be functions of the wildcards (ncsn_train's GPU count comes from
-# params.yaml: the experiment's training.gpus over ncsn.defaults).
-DEFAULT_RESOURCES = {
-    # shared (shared.smk)
-    "download": dict(mem_mb=4000, runtime=120, gpu=0),
-    "preprocess": dict(mem_mb=16000, runtime=120, gpu=0),
-    "inception_weights": dict(mem_mb=4000, runtime=30, gpu=0),
-    "reference_stats": dict(mem_mb=16000, runtime=120, gpu=1),
-    "classifier": dict(mem_mb=8000, runtime=120, gpu=0),
-    "claims": dict(mem_mb=2000, runtime=10, gpu=0),
-    "leaderboard": dict(mem_mb=2000, runtime=10, gpu=0),
-    # NCSN (ncsn.smk)
-    "ncsn_train": dict(mem_mb=32000, runtime=2880,
-                       gpu=lambda wildcards: merged_experiment(config, "ncsn", wildcards.experiment)["training"][
-                           "gpus"]),
-    "ncsn_select_sample": dict(mem_mb=16000, runtime=720, gpu=1),
-    "ncsn_select": dict(mem_mb=16000, runtime=240, gpu=1),
-    "ncsn_sample": dict(mem_mb=16000, runtime=720, gpu=1),
-    "ncsn_evaluate": dict(mem_mb=16000, runtime=240, gpu=1),
-    "ncsn_neighbours": dict(mem_mb=16000, runtime=120, gpu=0),
-    "ncsn_inpaint": dict(mem_mb=8000, runtime=240, gpu=1),
-    "ncsn_figures": dict(mem_mb=8000, runtime=240, gpu=1),
-    "ncsn_toy_manifold": dict(mem_mb=8000, runtime=240, gpu=0),
-    "ncsn_toy": dict(mem_mb=4000, runtime=120, gpu=0),
-    "ncsn_sensitivity": dict(mem_mb=16000, runtime=1440, gpu=1),
-    "ncsn_summary_rows": dict(mem_mb=2000, runtime=10, gpu=0),
-    "ncsn_summary": dict(mem_mb=2000, runtime=10, gpu=0),
-    # seed 003 (score_repr.smk)
-    "score_repr_toy": dict(mem_mb=2000, runtime=30, gpu=0),
-    "score_repr_train": dict(mem_mb=8000, runtime=1440, gpu=1),
-    "score_repr_sweep": dict(mem_mb=8000, runtime=2880, gpu=1),
-    "score_repr_evaluate": dict(mem_mb=16000, runtime=240, gpu=1),
-    "score_repr_summary": dict(mem_mb=2000, runtime=10, gpu=0),
-    # WMVL (wmvl.smk)
-    "wmvl_synthetic": dict(mem_mb=4000, runtime=120, gpu=0),
-    "wmvl_train": dict(mem_mb=4000, runtime=1440, gpu=0),
-    "wmvl_evaluate": dict(mem_mb=4000, runtime=240, gpu=0),
-    "wmvl_summary": dict(mem_mb=2000, runtime=10, gpu=0),
-}
+# Resources: every rule declares mem_mb, runtime (minutes) and gpu (count; the SLURM executor turns `gpu` into
+# sbatch --gpus, 0 means none), from the table below: the first row whose stage-name patterns match the stage's
+# name (before "@") wins. Override with an optional `resources:` block in the config, keyed by stage name, pattern
+# or rule name (`--config 'resources={ncsn_train: {runtime: 4320}}'`), or a profile's set-resources (rule names).
+
+
+def _training_gpus(spec):
+    """ncsn_train@<experiment>: the experiment's training.gpus (over ncsn.defaults) in params.yaml."""
+    return merged_experiment(config, "ncsn", spec.stage.partition("@")[2])["training"]["gpus"]
+
+
+RESOURCES = [  # stage-name patterns, mem_mb, runtime, gpu (a number, or a function of the rule)
+    ("download inception_weights", 4000, 120, 0),
+    ("preprocess", 16000, 120, 0),
+    ("reference_stats", 16000, 120, 1),
+    ("classifier", 8000, 120, 0),
+    ("ncsn_train", 32000, 2880, _training_gpus),
+    ("ncsn_select_sample ncsn_sample", 16000, 720, 1),
+    ("ncsn_select ncsn_evaluate score_repr_evaluate", 16000, 240, 1),
+    ("ncsn_neighbours", 16000, 120, 0),
+    ("ncsn_inpaint ncsn_figures", 8000, 240, 1),
+    ("ncsn_toy_manifold", 8000, 240, 0),
+    ("ncsn_toy wmvl_synthetic", 4000, 120, 0),
+    ("ncsn_sensitivity", 16000, 1440, 1),
+    ("score_repr_train", 8000, 1440, 1),
+    ("score_repr_sweep", 8000, 2880, 1),
+    ("score_repr_toy", 2000, 30, 0),
+    ("ae_mcmc_train infusion_evaluate", 16000, 720, 0),
+    ("ae_mcmc_chains", 16000, 240, 0),
+    ("ae_mcmc_figures", 4000, 30, 0),
+    ("infusion_train infusion_sweep", 8000, 2880, 0),
+    ("wmvl_train", 4000, 1440, 0),
+    ("wmvl_evaluate", 4000, 240, 0),
+    ("*", 2000, 10, 0),  # code_deps, the summaries, the tables across papers
+]
 _RESOURCE_OVERRIDES = config.get("resources") or {}
-_unknown = sorted(set(_RESOURCE_OVERRIDES) - set(DEFAULT_RESOURCES))
+
+
+def _matches(key, spec):
+    return key == spec.name or any(fnmatch.fnmatchcase(spec.kind, p) for p in key.split())
+
+
+_unknown = sorted(k for k in _RESOURCE_OVERRIDES if not any(_matches(k, r) for r in RULES))
 if _unknown:
-    raise WorkflowError(f"config `resources`: no rule named {_unknown} (rules: {', '.join(DEFAULT_RESOURCES)})")
+    raise WorkflowError(f"config `resources`: {_unknown} match no stage or rule (stages: "
+                        f"{', '.join(sorted({r.kind for r in RULES}))})")
 
 
-def res(rule_name):
-    r = dict(DEFAULT_RESOURCES[rule_name])
-    r.update(_RESOURCE_OVERRIDES.get(rule_name) or {})
-    return r
+def resources_of(spec):
+    _, mem_mb, runtime, gpu = next(row for row in RESOURCES
+                                   if any(fnmatch.fnmatchcase(spec.kind, p) for p in row[0].split()))
+    values = dict(mem_mb=mem_mb, runtime=runtime, gpu=gpu(spec) if callable(gpu) else gpu)
+    for key, override in _RESOURCE_OVERRIDES.items():
+        if _matches(key, spec):
+            values.update(override or {})
+    return values
 
 
 # A profile's placeholder left in place (workflow/profiles/slurm: `slurm_partition=CHANGE_ME`): said loudly at
@@ -380,15 +293,35 @@ def _stale_but_skipped():
     return sorted((DVC_STATE.changed & above) - running)
 
 
+def _refresh_code_files():
+    """Stage code_deps, run first and recorded, as `dvc repro` runs it first: Snakemake has no edge to it (see
+    dvc_rules.py), yet every stage is downstream of it in DVC's graph, so a stale code_deps would keep every stage
+    this run makes out of dvc.lock. Its command is this script call. The stages whose code changed rerun anyway:
+    their .py inputs are newer, and DVC's stale code_deps left them untrusted (mtimes decide)."""
+    if not WORKFLOW_LOCK.held or dvc_rules.code_deps.CODE_STAGE not in STAGE_OF_RULE.values():
+        return
+    if DVC_STATE.asked and dvc_rules.code_deps.CODE_STAGE not in DVC_STATE.changed:
+        return
+    changed = dvc_rules.code_deps.write_code_files(os.getcwd())
+    print(f"dvc_interop: code_deps: {len(changed)} code file(s) rewritten", file=sys.stderr)
+    try:
+        dvc_interop.commit(os.getcwd(), [dvc_rules.code_deps.CODE_DIR], log=lambda m: print(m, file=sys.stderr))
+    except dvc_interop.CommitFailed:
+        return  # said; the closing commit will hold back what it cannot record
+    DVC_STATE.changed.discard(dvc_rules.code_deps.CODE_STAGE)
+
+
 onstart:
     _found = _placeholders_in_jobs(workflow.dag.needrun_jobs())
     if _found:
         raise WorkflowError(f"refusing to submit: {placeholder_message(_found)}")
+    _refresh_code_files()
     _skipped = _stale_but_skipped()
     if _skipped:
+        _hint = (f"; add {dvc_rules.code_deps.CODE_DIR} to the targets to rewrite the code files"
+                 if dvc_rules.code_deps.CODE_STAGE in _skipped else "")
         raise WorkflowError(f"refusing to run: DVC calls {len(_skipped)} stage(s) stale that this run would not "
-                            f"remake: {', '.join(_skipped)} (`dvc status` says why)")
-
+                            f"remake: {', '.join(_skipped)} (`dvc status` says why){_hint}")
 
 # ---------------------------------------------------------------------------------------------------------------
 # Snakemake's report: `snakemake --report report.html` (after a run) collects every figure (.png) and table (.csv)
@@ -473,6 +406,12 @@ def report_item(path):
                       caption=_folder_caption(parts))
     return report(path, category=category, subcategory=sub,
                   caption=_caption(parts) if parts[-1].endswith(".png") else None)
+
+
+
+def every_output():
+    """Every output of every rule: what `dvc repro` builds (persistent output folders by their markers)."""
+    return [path for spec in RULES for path in spec.outputs]
 
 
 # ---------------------------------------------------------------------------------------------------------------

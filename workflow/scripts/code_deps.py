@@ -1,4 +1,4 @@
-"""Each pipeline stage's code dependencies, and the check that dvc.yaml declares them.
+"""Each pipeline stage's code: the files its command runs, written to one code file per stage (workflow/code/).
 
 A stage runs `scorerepro [<paper>] <stage>`. Its code is the params check (scorerepro/config.py), the CLI module's
 own file, the stage's module (named in scorerepro/pipeline/registry.py or the paper's STAGES) and every scorerepro
@@ -6,36 +6,39 @@ module those import, directly or through others, at the top of a file or inside 
 (Python's ast over the sources), so it may list a module that one particular run does not execute, never the
 reverse.
 
-dvc.yaml declares code deps concisely: folders (a shared folder such as src/scorerepro/metrics, or a paper's
-subfolder) and single files, so a stage reads in a few lines. `uncovered()` is the guarantee that this is enough:
-every file of a stage's import closure lies in something the stage declares, so a code change reruns every stage
-that runs the changed code (tests/workflow/test_code_deps.py). Folders may cover more than a stage runs; that reruns
-a stage needlessly, never leaves one stale.
+DVC cannot compute this, and cannot splice a list into a stage's deps, so dvc.yaml's first stage, `code_deps`,
+runs `python workflow/scripts/code_deps.py --write`: it writes workflow/code/<stage>.txt, one line per file of the
+stage's closure with the file's SHA-256 (`sha256sum -c` reads it), and every other stage depends on its own code
+file. Editing a module changes exactly the code files of the stages that import it, so only those rerun. A file is
+rewritten only when its text changes (run by hand, unchanged files keep their modification times). Snakemake takes
+the same closure as its rules' inputs (workflow/scripts/dvc_rules.py), file by file.
 
 Not counted: the registration modules every command imports to find and validate its stage (FRONT_DOOR below: the
 papers' registry and params checks, the stage table, package docstrings). They decide which function runs or refuse
 bad params; no number flows from them into an output.
 
-The Snakemake rules read the same declarations from dvc.yaml and expand folders into their .py files
-(workflow/rules/common.smk: code(stage)), since Snakemake tracks files, not folders.
-
-    python workflow/scripts/code_deps.py      # print each stage's closure and anything dvc.yaml does not cover
+    python workflow/scripts/code_deps.py           # print each stage's closure
+    python workflow/scripts/code_deps.py --write   # (re)write workflow/code/ (dvc.yaml stage code_deps)
 """
 
 from __future__ import annotations
 
+import argparse
 import ast
+import hashlib
 import re
 import sys
 from pathlib import Path
-
-import yaml
 
 PACKAGE = "scorerepro"
 SRC = "src"
 CLI_MODULE = f"{PACKAGE}.cli"
 CONFIG_MODULE = f"{PACKAGE}.config"
 CODE_PREFIX = f"{SRC}/{PACKAGE}"
+# dvc.yaml: stage CODE_STAGE writes CODE_DIR/<stage>.txt; every other stage depends on its own
+CODE_DIR = "workflow/code"
+CODE_STAGE = "code_deps"
+CODE_SUFFIX = ".txt"
 FRONT_DOOR = (
     "src/scorerepro/__init__.py", "src/scorerepro/papers/__init__.py", "src/scorerepro/papers/*/__init__.py",
     "src/scorerepro/papers/*/params_checks.py", "src/scorerepro/stages/__init__.py",
@@ -57,6 +60,17 @@ def module_file(module: str, root: Path) -> Path | None:
 
 def _imported_modules(module: str, path: Path, root: Path) -> set[str]:
     """The package's modules that `module` (at `path`) imports anywhere in its source, with their parents."""
+    key = (module, path.resolve())
+    if key not in _SCANNED:
+        _SCANNED[key] = _scan_imports(module, path, root)
+    return _SCANNED[key]
+
+
+# (module, file) -> its imports, for one code_by_stage() call: the stages share most of their modules
+_SCANNED: dict[tuple[str, Path], set[str]] = {}
+
+
+def _scan_imports(module: str, path: Path, root: Path) -> set[str]:
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
     found: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
@@ -134,26 +148,18 @@ def code_by_stage(root: str | Path = ".") -> dict[str, list[str]]:
     """dvc stage name -> the files its command runs (repository-relative, sorted), front door excluded."""
     root = Path(root)
     out = {}
-    for stage, module in _stage_table(root).items():
-        files = closure([CLI_MODULE, CONFIG_MODULE, module], root, leaves=(CLI_MODULE,))
-        out[stage] = [f for f in files if not _FRONT_DOOR_RE.fullmatch(f)]
+    _SCANNED.clear()
+    try:
+        for stage, module in _stage_table(root).items():
+            files = closure([CLI_MODULE, CONFIG_MODULE, module], root, leaves=(CLI_MODULE,))
+            out[stage] = [f for f in files if not _FRONT_DOOR_RE.fullmatch(f)]
+    finally:
+        _SCANNED.clear()  # a later call may see edited sources
     return out
 
 
-def stage_bodies(dvc_yaml: dict):
-    """(name, body) of each stage definition; foreach/matrix stages have their body under `do` or at the top."""
-    for name, stage in dvc_yaml["stages"].items():
-        yield name, (stage["do"] if "do" in stage else stage)
-
-
-def declared_code(dvc_yaml: dict) -> dict[str, list[str]]:
-    """stage -> the code deps dvc.yaml declares for it (files and folders under src/scorerepro)."""
-    return {name: [str(d) for d in body.get("deps", []) if str(d).startswith(CODE_PREFIX)]
-            for name, body in stage_bodies(dvc_yaml)}
-
-
 def expand(paths: list[str], root: str | Path = ".") -> list[str]:
-    """Declared code deps as the .py files they hold (a folder: every .py under it), sorted."""
+    """Paths as the .py files they hold (a folder: every .py under it), sorted."""
     root = Path(root)
     files = set()
     for p in paths:
@@ -165,32 +171,58 @@ def expand(paths: list[str], root: str | Path = ".") -> list[str]:
     return sorted(files)
 
 
-def uncovered(dvc_yaml: dict, root: str | Path = ".") -> dict[str, list[str]]:
-    """stage -> files its command runs that none of its declared code deps covers (empty when all is well)."""
-    code = code_by_stage(root)
-    out = {}
-    for name, declared in declared_code(dvc_yaml).items():
-        if name not in code:
-            raise ValueError(f"dvc.yaml stage {name} has no entry in the stage registries (pipeline/registry.py or "
-                             f"papers/<paper>/__init__.py STAGES)")
-        have = set(expand(declared, root))
-        out[name] = [f for f in code[name] if f not in have]
-    return out
+def code_file(stage: str) -> str:
+    """The code file of dvc.yaml stage `stage` (its kind: ncsn_train for ncsn_train@fig5_mnist)."""
+    return f"{CODE_DIR}/{stage.split('@')[0]}{CODE_SUFFIX}"
+
+
+def code_file_text(stage: str, files: list[str], root: str | Path = ".") -> str:
+    """`sha256  path` per file (the format of sha256sum), under a header naming the stage."""
+    root = Path(root)
+    lines = [f"# the files `{stage}` runs, with their SHA-256: written by workflow/scripts/code_deps.py --write"]
+    lines += [f"{hashlib.sha256((root / f).read_bytes()).hexdigest()}  {f}" for f in files]
+    return "\n".join(lines) + "\n"
+
+
+def listed_files(text: str) -> list[str]:
+    """The paths a code file lists."""
+    return [line.split("  ", 1)[1] for line in text.splitlines() if line and not line.startswith("#")]
+
+
+def write_code_files(root: str | Path = ".") -> list[str]:
+    """Write CODE_DIR/<stage>.txt for every registered stage, each only when its text changes, and remove the
+    files of stages that are gone; returns the paths written or removed."""
+    root = Path(root)
+    folder = root / CODE_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    wanted = {code_file(stage): code_file_text(stage, files, root) for stage, files in code_by_stage(root).items()}
+    changed = []
+    for rel, text in sorted(wanted.items()):
+        path = root / rel
+        if not path.is_file() or path.read_text() != text:
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(text)
+            tmp.replace(path)
+            changed.append(rel)
+    for path in sorted(folder.glob(f"*{CODE_SUFFIX}")):
+        if path.relative_to(root).as_posix() not in wanted:
+            path.unlink()
+            changed.append(path.relative_to(root).as_posix())
+    return changed
 
 
 def main(argv: list[str]) -> int:
-    root = Path(".")
-    dvc_yaml = yaml.safe_load((root / "dvc.yaml").read_text())
-    code = code_by_stage(root)
-    missing = uncovered(dvc_yaml, root)
-    for stage, files in code.items():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--write", action="store_true", help=f"write {CODE_DIR}/<stage>{CODE_SUFFIX}")
+    ap.add_argument("--root", default=".")
+    args = ap.parse_args(argv)
+    if args.write:
+        changed = write_code_files(args.root)
+        print(f"code_deps: {len(changed)} code file(s) changed" + (f": {', '.join(changed)}" if changed else ""))
+        return 0
+    for stage, files in code_by_stage(args.root).items():
         print(f"{stage}:")
-        for f in files:
-            print(f"  {f}{'   <- NOT DECLARED in dvc.yaml' if f in missing.get(stage, []) else ''}")
-    bad = {s: f for s, f in missing.items() if f}
-    if bad:
-        print(f"\n{len(bad)} stage(s) run code dvc.yaml does not declare: {', '.join(bad)}", file=sys.stderr)
-        return 1
+        print("\n".join(f"  {f}" for f in files))
     return 0
 
 

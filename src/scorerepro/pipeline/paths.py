@@ -1,5 +1,5 @@
-"""Where every stage reads and writes. dvc.yaml and workflow/rules/*.smk spell the same paths; the test
-tests/workflow/test_dag_agreement.py keeps the three in step.
+"""Where every stage reads and writes. dvc.yaml spells the same paths (the Snakemake rules are made from it); the
+workflow tests run the stages through it.
 
 Shared data and models sit at the top (data/raw/<dataset>, data/processed/<dataset>, data/reference/<dataset>,
 models/inception, models/classifier/<dataset>); each paper writes under its own name: models/<paper>/<experiment>,
