@@ -14,11 +14,11 @@ from pathlib import Path, PurePosixPath
 import pytest
 import yaml
 
+from scorerepro.profiles import profile_text
 from workflow_helpers import REPO, TINY_PARAMS, make_workspace, parse_dry_run, snakemake, tool_env
 
 CODE_DIR = "workflow/code/"
-PARAMS = {"default": REPO / "params.yaml", "tiny": TINY_PARAMS,
-          "paper_mnist": REPO / "workflow" / "params" / "paper_mnist.yaml"}
+PARAMS = {"default": REPO / "params.yaml", "tiny": TINY_PARAMS, "paper_mnist": "paper_mnist"}
 DESCRIBE = """
 include: "Snakefile"
 import json as _json
@@ -45,7 +45,11 @@ def dvc_side(root: Path) -> tuple[dict[str, dict], set[tuple[str, str]]]:
 
 @pytest.fixture(scope="module", params=sorted(PARAMS))
 def sides(request, tmp_path_factory):
-    root = make_workspace(tmp_path_factory.mktemp(request.param), PARAMS[request.param], git=True)
+    params = PARAMS[request.param]
+    if isinstance(params, str):  # a profile: an overlay on quick.yaml, merged as use-profile writes it
+        params = tmp_path_factory.mktemp("profile") / "params.yaml"
+        params.write_text(profile_text(request.param, REPO / "workflow" / "params"))
+    root = make_workspace(tmp_path_factory.mktemp(request.param), params, git=True)
     stages, edges = dvc_side(root)
     (root / "_describe.smk").write_text(DESCRIBE)
     res = snakemake(root, "-s", "_describe.smk", "all", "-n", "--forceall", "-p", "--cores", "1",
