@@ -100,13 +100,17 @@ def rule_name(stage: str) -> str:
 
 
 def load_stages(root: str | Path = ".") -> list[Stage]:
-    """The stages of root's dvc.yaml, resolved by DVC itself (a workspace without .dvc/ too)."""
+    """The stages of root's dvc.yaml, resolved by DVC itself (a workspace without .dvc/ too). dvc.lock is not
+    read: the DAG does not depend on it, and a damaged one must not stop the run that would record it anew."""
     from dvc.dependency.param import ParamsDependency
+    from dvc.dvcfile import ProjectFile
     from dvc.repo import Repo
+    from dvc.stage.loader import StageLoader
 
     stages = []
     with Repo(str(root), uninitialized=True) as repo:
-        for s in repo.stage.load_file(os.path.join(repo.root_dir, DVC_FILE)):
+        dvcfile = ProjectFile(repo, os.path.join(repo.root_dir, DVC_FILE))
+        for s in StageLoader(dvcfile, dvcfile.contents).values():
             params = []
             for d in s.deps:
                 if isinstance(d, ParamsDependency):
