@@ -378,7 +378,8 @@ def fallback_message(state: DvcState) -> str:
 
 def forget_stale_metadata(workflow, state: DvcState, output_paths: Iterable[str]) -> list[str]:
     """Drop Snakemake metadata of outputs of up-to-date DVC stages when DVC rewrote the file after Snakemake
-    recorded it (recorded end time != file mtime) or when the record lists the stamp as an input. Uses
+    recorded it (recorded end time != file mtime), when the record lists the stamp as an input, or when Snakemake
+    marks the output incomplete (its job was killed, and `dvc repro` has made it since). Uses
     Snakemake's own persistence class (the default file backend) the way `snakemake --cleanup-metadata FILE`
     does; any failure leaves the metadata alone."""
     try:
@@ -395,6 +396,11 @@ def forget_stale_metadata(workflow, state: DvcState, output_paths: Iterable[str]
             if not state.is_up_to_date(path) or not os.path.exists(path):
                 continue
             f = IOFile(path)
+            if persistence._filter_incomplete_keys([persistence._get_key(f)]):
+                # a killed job's output that DVC has since made: Snakemake would refuse or redo it
+                persistence.cleanup_metadata(f)
+                dropped.append(path)
+                continue
             record = persistence.metadata(f)
             if record is None or record.endtime is None:
                 continue
