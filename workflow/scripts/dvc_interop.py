@@ -30,8 +30,10 @@ Two hooks close the gap, both wired in workflow/rules/common.smk:
       RULE` trusts nothing downstream of RULE's stages.
    b. Where Snakemake metadata of an output of an up-to-date stage no longer describes the file on disk (DVC
       rewrote or restored it since Snakemake recorded it: the recorded end time differs from the file's mtime),
-      or records the stamp of c., that record is dropped, as `snakemake --cleanup-metadata FILE` would, so a
-      params change already carried out by `dvc repro` is not redone by Snakemake.
+      or records the stamp of c., or marks the output incomplete (a killed job that `dvc repro` has finished
+      since), that record is dropped, as `snakemake --cleanup-metadata FILE` would, so a params change already
+      carried out by `dvc repro` is not redone by Snakemake, and a killed job DVC completed is neither refused
+      (IncompleteFilesException) nor redone (--rerun-incomplete).
    c. A stage DVC reports changed (params, command, code or deps changed, an output missing or modified, or not
       recorded in dvc.lock at all) gets one more input, a stamp file touched at parse time: Snakemake reruns it,
       so that both front ends call the same stages stale. Without this, an output that only DVC ever made has
