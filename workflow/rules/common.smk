@@ -136,7 +136,7 @@ if workflow.is_main_process:
         ])
         if _dropped:
             print(f"dvc_interop: dropped Snakemake metadata of {len(_dropped)} output(s) that DVC rewrote, or that "
-                  "Snakemake reran on DVC's word, since", file=sys.stderr)
+                  "Snakemake reran on DVC's word, since it recorded them", file=sys.stderr)
 else:
     DVC_STATE = dvc_interop.DvcState(os.getcwd(), note="not the main Snakemake process")
 

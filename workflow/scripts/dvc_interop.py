@@ -30,8 +30,10 @@ Two hooks close the gap, both wired in workflow/rules/common.smk:
       RULE` trusts nothing downstream of RULE's stages.
    b. Where Snakemake metadata of an output of an up-to-date stage no longer describes the file on disk (DVC
       rewrote or restored it since Snakemake recorded it: the recorded end time differs from the file's mtime),
-      or records the stamp of c., that record is dropped, as `snakemake --cleanup-metadata FILE` would, so a
-      params change already carried out by `dvc repro` is not redone by Snakemake.
+      or records the stamp of c., or marks the output incomplete (a killed job that `dvc repro` has finished
+      since), that record is dropped, as `snakemake --cleanup-metadata FILE` would, so a params change already
+      carried out by `dvc repro` is not redone by Snakemake, and a killed job DVC completed is neither refused
+      (IncompleteFilesException) nor redone (--rerun-incomplete).
    c. A stage DVC reports changed (params, command, code or deps changed, an output missing or modified, or not
       recorded in dvc.lock at all) gets one more input, a stamp file touched at parse time: Snakemake reruns it,
       so that both front ends call the same stages stale. Without this, an output that only DVC ever made has
@@ -378,7 +380,8 @@ def fallback_message(state: DvcState) -> str:
 
 def forget_stale_metadata(workflow, state: DvcState, output_paths: Iterable[str]) -> list[str]:
     """Drop Snakemake metadata of outputs of up-to-date DVC stages when DVC rewrote the file after Snakemake
-    recorded it (recorded end time != file mtime) or when the record lists the stamp as an input. Uses
+    recorded it (recorded end time != file mtime), when the record lists the stamp as an input, or when Snakemake
+    marks the output incomplete (its job was killed, and `dvc repro` has made it since). Uses
     Snakemake's own persistence class (the default file backend) the way `snakemake --cleanup-metadata FILE`
     does; any failure leaves the metadata alone."""
     try:
@@ -395,6 +398,11 @@ def forget_stale_metadata(workflow, state: DvcState, output_paths: Iterable[str]
             if not state.is_up_to_date(path) or not os.path.exists(path):
                 continue
             f = IOFile(path)
+            if persistence._filter_incomplete_keys([persistence._get_key(f)]):
+                # a killed job's output that DVC has since made: Snakemake would refuse or redo it
+                persistence.cleanup_metadata(f)
+                dropped.append(path)
+                continue
             record = persistence.metadata(f)
             if record is None or record.endtime is None:
                 continue
