@@ -3,9 +3,9 @@
 # workflow/scripts/dvc_rules.py turns a stage into a rule's specification (names, persistent folders, code);
 # workflow/rules/common.smk holds the params check, resources, logs, the DVC interop hooks and the report's items.
 #
-#   snakemake --profile workflow/profiles/local              # this machine
-#   snakemake --profile workflow/profiles/slurm              # a SLURM cluster (set the partition first)
-#   snakemake --profile workflow/profiles/cluster-generic    # any batch system with a submit command
+#   snakemake --profile workflow/executors/local              # this machine
+#   snakemake --profile workflow/executors/slurm              # a SLURM cluster (set the partition first)
+#   snakemake --profile workflow/executors/cluster-generic    # any batch system with a submit command
 #   snakemake --report report.html                           # after a run: every figure and table, one page
 #
 # params.yaml is the config; it is validated (JSON schema + scorerepro's cross-field checks) before any job runs.

@@ -89,7 +89,7 @@ def test_after_the_pull_nothing_is_left_to_run(lab):
     assert "up to date" in status.stdout, status.stdout
     res = dvc(laptop, "repro", *STAGES)
     assert "Running stage" not in res.stdout, res.stdout
-    dry = snakemake(laptop, "--profile", "workflow/profiles/local", "-n", *TARGETS)
+    dry = snakemake(laptop, "--profile", "workflow/executors/local", "-n", *TARGETS)
     assert nothing_to_do(dry), dry.stdout[-3000:]
 
 

@@ -120,10 +120,10 @@ def test_dvc_repro_end_to_end(tmp_path):
 
 def test_snakemake_end_to_end(tmp_path):
     ws = make_workspace(tmp_path / "ws")
-    snakemake(ws, "--profile", "workflow/profiles/local", "--cores", "2", timeout=1200)
+    snakemake(ws, "--profile", "workflow/executors/local", "--cores", "2", timeout=1200)
     check_outputs(ws)
     assert "Nothing to be done" in "".join(
-        (r.stdout + r.stderr) for r in [snakemake(ws, "--profile", "workflow/profiles/local", "-n")])
+        (r.stdout + r.stderr) for r in [snakemake(ws, "--profile", "workflow/executors/local", "-n")])
     check_report(ws)
 
 

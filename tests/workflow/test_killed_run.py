@@ -26,7 +26,7 @@ pytestmark = pytest.mark.slow
 TARGET = "samples/ncsn/tiny_ncsn/select/shard_0.pt"
 STAGES = ["code_deps", "download@mnist_embedded", "preprocess@mnist_embedded", "ncsn_train@tiny_ncsn",
           "ncsn_select_sample@tiny_ncsn-0"]
-PROFILE = ["--profile", "workflow/profiles/local"]
+PROFILE = ["--profile", "workflow/executors/local"]
 TINY_TRAINING = "training: {n_iters: 4, batch_size: 8, lr: 0.001, beta1: 0.9, snapshot_freq: 2"
 LONG_TRAINING = "training: {n_iters: 400, batch_size: 8, lr: 0.001, beta1: 0.9, snapshot_freq: 100"
 RUN_DIR = "models/ncsn/tiny_ncsn"
@@ -40,7 +40,7 @@ def ws(tmp_path):
 
 
 def _kill_during_training(ws: Path, sig: signal.Signals) -> str:
-    """Start `snakemake --profile workflow/profiles/local TARGET`, send `sig` to its process group once training
+    """Start `snakemake --profile workflow/executors/local TARGET`, send `sig` to its process group once training
     has written a checkpoint, and return what it printed."""
     log = ws / "killed_run.log"
     with open(log, "w") as out:

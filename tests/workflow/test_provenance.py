@@ -38,7 +38,7 @@ from workflow_helpers import (TINY_PARAMS, dvc, make_workspace, nothing_to_do, p
 
 pytestmark = pytest.mark.slow
 EXP = "tiny_ncsn"
-LOCAL = ["--profile", "workflow/profiles/local", "--cores", "2"]
+LOCAL = ["--profile", "workflow/executors/local", "--cores", "2"]
 COMMITS: dict[str, str] = {}
 
 

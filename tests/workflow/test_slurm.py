@@ -73,7 +73,7 @@ def slurm():
 
 
 def _run_slurm(ws: Path, *args: str, check: bool = True):
-    return snakemake(ws, "--profile", "workflow/profiles/slurm", "--workflow-profile", str(ws.parent / "test-slurm"),
+    return snakemake(ws, "--profile", "workflow/executors/slurm", "--workflow-profile", str(ws.parent / "test-slurm"),
                      "--verbose", *args, *TARGETS, check=check, timeout=900)
 
 
@@ -171,7 +171,7 @@ def _load(path: Path):
 def test_outputs_equal_a_local_run_byte_for_byte(cluster_run, tmp_path):
     ws, _ = cluster_run
     local = make_workspace(tmp_path / "local")
-    snakemake(local, "--profile", "workflow/profiles/local", "--cores", "2", *TARGETS, timeout=900)
+    snakemake(local, "--profile", "workflow/executors/local", "--cores", "2", *TARGETS, timeout=900)
 
     def files(root):  # Snakemake's own marker in directory outputs is not an output of the stage
         return sorted(p.relative_to(root) for out in OUTPUTS for p in (root / out).rglob("*")

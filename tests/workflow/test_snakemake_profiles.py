@@ -1,4 +1,4 @@
-"""The Snakemake profiles under workflow/profiles/ parse and carry the resources every rule declares; the SLURM
+"""The Snakemake profiles under workflow/executors/ parse and carry the resources every rule declares; the SLURM
 profile's GPU requests become sbatch --gpus; a tiny part of the real pipeline runs through the cluster-generic
 executor (the replacement for Snakemake 7's --cluster) with the example submit script, and a training whose
 completion marker is gone is rerun and resumes from the checkpoints Snakemake left in place."""
@@ -15,7 +15,7 @@ import yaml
 
 from workflow_helpers import REPO, TINY_PARAMS, make_workspace, parse_dry_run, snakemake, stage_kind, stage_names
 
-PROFILES = REPO / "workflow" / "profiles"
+PROFILES = REPO / "workflow" / "executors"
 FAST_POLL = ["--seconds-between-status-checks", "1"]  # the example "cluster" is this machine: poll it often
 GPU_RULES = {"ncsn_train", "ncsn_select_sample", "ncsn_select", "ncsn_sample", "ncsn_evaluate", "ncsn_sensitivity"}
 
@@ -72,7 +72,7 @@ def test_profiles_name_existing_rules():
 
 @pytest.mark.parametrize("profile", ["local", "slurm", "cluster-generic"])
 def test_profile_parses_and_sets_resources(workspace, profile):
-    res = snakemake(workspace, "--profile", f"workflow/profiles/{profile}", "-n", "--forceall")
+    res = snakemake(workspace, "--profile", f"workflow/executors/{profile}", "-n", "--forceall")
     jobs = [j for j in parse_dry_run(res.stdout + res.stderr) if j["rule"] != "all"]
     assert len(jobs) > 15
     for j in jobs:
@@ -98,7 +98,7 @@ def test_slurm_plugin_turns_gpu_resource_into_gpus(workspace):
         def __init__(self, resources):
             self.resources = Resources(resources)
 
-    res = snakemake(workspace, "--profile", "workflow/profiles/slurm", "-n", "--forceall")
+    res = snakemake(workspace, "--profile", "workflow/executors/slurm", "-n", "--forceall")
     seen = {}
     for j in parse_dry_run(res.stdout + res.stderr):
         if j["rule"] == "all":
@@ -114,14 +114,14 @@ def test_slurm_profile_refuses_its_placeholder_partition(workspace):
     """The slurm profile ships `slurm_partition=CHANGE_ME`: a dry run warns loudly, a run refuses before it submits
     anything; with a partition given, no warning."""
     target = "results/ncsn/toy/fig2_scores/metrics.json"
-    dry = snakemake(workspace, "--profile", "workflow/profiles/slurm", "-n", "--forceall", target)
+    dry = snakemake(workspace, "--profile", "workflow/executors/slurm", "-n", "--forceall", target)
     assert "WARNING" in dry.stderr and "slurm_partition=CHANGE_ME" in dry.stderr
-    res = snakemake(workspace, "--profile", "workflow/profiles/slurm", "--forceall", target, check=False)
+    res = snakemake(workspace, "--profile", "workflow/executors/slurm", "--forceall", target, check=False)
     assert res.returncode != 0
     assert "refusing to submit" in res.stderr and "slurm_partition=CHANGE_ME" in res.stderr, res.stderr[-3000:]
     assert not (workspace / target).exists()
     assert "Submitted" not in res.stdout + res.stderr
-    ok = snakemake(workspace, "--profile", "workflow/profiles/slurm", "-n", "--forceall", target,
+    ok = snakemake(workspace, "--profile", "workflow/executors/slurm", "-n", "--forceall", target,
                    "--default-resources", "slurm_partition=gpu", "mem_mb=4000", "runtime=60", "gpu=0")
     assert "CHANGE_ME" not in ok.stdout + ok.stderr
 
@@ -131,7 +131,7 @@ def test_cluster_generic_runs_real_stages(tmp_path):
     ws = make_workspace(tmp_path / "ws", TINY_PARAMS)
     targets = ["data/processed/mnist_embedded", "results/ncsn/toy/fig2_scores/metrics.json",
                "models/ncsn/tiny_ncsn/completed.json"]
-    snakemake(ws, "--profile", "workflow/profiles/cluster-generic", "--jobs", "2", *FAST_POLL, *targets,
+    snakemake(ws, "--profile", "workflow/executors/cluster-generic", "--jobs", "2", *FAST_POLL, *targets,
               timeout=480)
 
     manifest = json.loads((ws / "data/processed/mnist_embedded/manifest.json").read_text())
@@ -157,7 +157,7 @@ def test_cluster_generic_runs_real_stages(tmp_path):
     sentinel = ws / "models/ncsn/tiny_ncsn/kept-by-snakemake.txt"
     sentinel.write_text("x")
     os.remove(ws / "models/ncsn/tiny_ncsn/completed.json")
-    res = snakemake(ws, "--profile", "workflow/profiles/cluster-generic", *FAST_POLL,
+    res = snakemake(ws, "--profile", "workflow/executors/cluster-generic", *FAST_POLL,
                     "models/ncsn/tiny_ncsn/completed.json", timeout=300)
     assert "ncsn_train" in res.stdout + res.stderr
     assert sentinel.exists()

@@ -245,7 +245,7 @@ def resources_of(spec):
     return values
 
 
-# A profile's placeholder left in place (workflow/profiles/slurm: `slurm_partition=CHANGE_ME`): said loudly at
+# A profile's placeholder left in place (workflow/executors/slurm: `slurm_partition=CHANGE_ME`): said loudly at
 # parse time (a dry run shows what would be submitted), and refused before the first job is submitted.
 RESOURCE_PLACEHOLDER = "CHANGE_ME"
 
@@ -269,7 +269,7 @@ def _placeholders_in_jobs(jobs):
 
 def placeholder_message(found):
     return (f"resources still hold the profile's placeholder {RESOURCE_PLACEHOLDER}: {'; '.join(found)}. Set your "
-            "site's values (workflow/profiles/slurm/config.yaml: slurm_partition, and slurm_account where your "
+            "site's values (workflow/executors/slurm/config.yaml: slurm_partition, and slurm_account where your "
             "site needs one) or pass them, e.g. --default-resources slurm_partition=gpu")
 
 
