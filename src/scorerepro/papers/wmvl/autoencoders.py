@@ -33,10 +33,19 @@ class PowerSpherical:
         self.beta = (self.d - 1) / 2
         self.alpha = self.beta + kappa
 
+    def _gamma_pair(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return torch._standard_gamma(self.alpha), torch._standard_gamma(torch.full_like(self.alpha, self.beta))
+
     def rsample(self, generator: torch.Generator | None = None) -> torch.Tensor:
-        # t ~ Beta(alpha, beta) reparameterised via two Gamma draws (torch's rsample has no generator argument).
-        ga = torch._standard_gamma(self.alpha)
-        gb = torch._standard_gamma(torch.full_like(self.alpha, self.beta))
+        # t ~ Beta(alpha, beta) reparameterised via two Gamma draws. torch's Gamma sampler takes no generator, so a
+        # given generator seeds a forked global RNG: the draw is then a function of the generator alone, not of
+        # whatever ran before in the process (training passes none and keeps drawing from the seeded global RNG).
+        if generator is None:
+            ga, gb = self._gamma_pair()
+        else:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(int(torch.randint(0, 2 ** 62, (1,), generator=generator)))
+                ga, gb = self._gamma_pair()
         t = ga / (ga + gb)
         w = (2 * t - 1)[:, None]
         v = torch.randn(self.mu.shape[0], self.d - 1, generator=generator, dtype=self.mu.dtype)
