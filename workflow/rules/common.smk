@@ -410,8 +410,11 @@ def report_item(path):
 
 
 def every_output():
-    """Every output of every rule: what `dvc repro` builds (persistent output folders by their markers)."""
-    return [path for spec in RULES for path in spec.outputs]
+    """Every output of every rule: what `dvc repro` builds (persistent output folders by their markers). Not the
+    code files: onstart brings them current before any job (_refresh_code_files). As a target of `all`, stage
+    code_deps would also rerun whenever a .py file is newer than them (a fresh copy of the tree, say), at any
+    point of the run, and rewrite them after the outputs made from that code (`snakemake code_deps` still runs it)."""
+    return [path for spec in RULES if spec.stage != dvc_rules.code_deps.CODE_STAGE for path in spec.outputs]
 
 
 # ---------------------------------------------------------------------------------------------------------------
