@@ -170,3 +170,8 @@ def test_every_schema_key_has_a_description():
     for name, sub in schema["$defs"].items():
         walk(sub, f"$defs.{name}")
     assert not missing
+
+
+def test_cuda_graphs_without_compile_is_refused_by_key(quick):
+    msg = _invalid(quick, lambda p: p["ncsn"]["experiments"]["fig5_mnist"]["sampling"].update(cuda_graphs=True))
+    assert "experiments.fig5_mnist.sampling.cuda_graphs" in msg and "compile: true" in msg
