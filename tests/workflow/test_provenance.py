@@ -133,7 +133,9 @@ def check_provenance(ws: Path, *, before: dict | None = None, edited_at: float |
 
     if causal:  # each output made after the data it was made from (an input rewritten with the same content, which
         # DVC rightly does not rerun a stage for, excepted: its hash in dvc.lock is the one before the step)
-        for name in sorted(stages):
+        # code_deps excepted: it rewrites a code file only when its text changes, so an unchanged one keeps the
+        # mtime of the checkout, which may predate code_deps.py's (DVC compares their hashes, not their mtimes)
+        for name in sorted(stages - {"code_deps"}):
             entry = lock[name]
             same = _stage_deps((before or {}).get(name) or {}) if before is not None else {}
             deps = [ws / d["path"] for d in entry.get("deps") or [] if not d["path"].startswith("src/")
