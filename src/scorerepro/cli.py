@@ -35,6 +35,11 @@ def _add_stage(sub, name: str, stage: Stage) -> None:
     p = sub.add_parser(name, aliases=aliases, help=stage.help, description=stage.help)
     for arg in stage.args:
         p.add_argument(arg, type=int if arg == "shard" else str)
+    if stage.trains:
+        p.add_argument("--record-divergence", action="store_true",
+                       help="a diverged training is a result: keep its record (diverged.json in the run folder) and "
+                            "exit 0, so the stages downstream run and the claims it feeds become untested; without "
+                            "it the command exits 5")
     _add_params_arg(p)
     p.set_defaults(stage=stage, stage_name=name)
 
@@ -97,8 +102,20 @@ def _run_stage(args: argparse.Namespace) -> int:
 
         torch.set_num_threads(params["threads"])
     function = getattr(importlib.import_module(stage.module), stage.function)
-    function(params, **{arg: getattr(args, arg) for arg in stage.args})
+    try:
+        function(params, **{arg: getattr(args, arg) for arg in stage.args})
+    except Exception as e:
+        if not getattr(args, "record_divergence", False) or not _is_divergence(e):
+            raise
+        print(f"scorerepro {args.command} {args.paper_stage}: {e.label} (recorded, exit 0: the stages downstream "
+              f"say so and the claims it feeds are untested): {e}", file=sys.stderr)
     return 0
+
+
+def _is_divergence(e: BaseException) -> bool:
+    from scorerepro.training.train_errors import NonFiniteLossError
+
+    return isinstance(e, NonFiniteLossError)
 
 
 def _compare(args: argparse.Namespace) -> int:

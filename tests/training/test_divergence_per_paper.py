@@ -1,5 +1,6 @@
 """Each paper's train stage, through the CLI, with an exploding learning rate: the losses stay finite but leave
-the divergence bound, and the stage stops as on NaN (exit 5) without writing a final model."""
+the divergence bound, and the stage stops as on NaN (exit 5) without writing a final model. With
+--record-divergence (as dvc.yaml runs it) the same run exits 0, leaving the record the stages downstream read."""
 
 from __future__ import annotations
 
@@ -54,7 +55,7 @@ CASES = [
      "models/ncsn/tiny_ncsn"),
     ("ae_mcmc", "aae", "ae_mcmc.defaults.training", {"lr": 1.0e6, "epochs": 2, "batch_size": 16},
      "models/ae_mcmc/aae"),
-    ("infusion", None, "infusion.model.training", {"lr": 1.0e6, "n_iters": 6}, "models/infusion"),
+    ("infusion", None, "infusion.model.training", {"lr": 1.0e6, "n_iters": 6}, "models/infusion/main"),
     ("score_repr", "uniform_t", "score_repr.defaults.training", {"lr": 10.0}, "models/score_repr/uniform_t"),
     ("wmvl", "wae_gan_sph8", "wmvl.defaults.training", {"lr": 1.0e6, "n_iters": 6},
      "models/wmvl/wae_gan_sph8"),
@@ -73,6 +74,25 @@ def test_an_exploding_lr_stops_training_with_exit_5_and_no_final_model(workdir, 
     assert "training diverged" in err and "beyond the divergence bound" in err, err
     assert err.strip().splitlines()[-1].startswith(f"scorerepro {paper} train: training diverged"), err
     assert not list((workdir / model_dir).rglob("final.pt"))
+
+
+@pytest.mark.parametrize("paper, exp, block, change, model_dir", CASES, ids=[c[0] for c in CASES])
+def test_with_record_divergence_the_stage_exits_0_and_leaves_the_record(workdir, capsys, paper, exp, block, change,
+                                                                        model_dir):
+    from scorerepro.training.divergence import read_divergence
+
+    params = copy.deepcopy(load_params(TINY))
+    _set(params, block, **change)
+    (workdir / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    assert main([paper, "train", *([exp] if exp else []), "--record-divergence"]) == 0
+    err = capsys.readouterr().err
+    assert f"scorerepro {paper} train: training diverged (recorded, exit 0" in err, err
+    record = read_divergence(workdir / model_dir)
+    assert record is not None and record.bound is not None and record.step >= 1
+    assert not list((workdir / model_dir).rglob("final.pt"))
+    # The same command again raises the record (no retraining), exit 5 without the option.
+    assert main([paper, "train", *([exp] if exp else [])]) == 5
+    assert "by an earlier run under these settings" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("threads", [1, 2])

@@ -199,6 +199,64 @@ def test_a_resumed_run_keeps_the_divergence_bound_of_step_1(tmp_path):
         run(tmp_path, cfg(n_iters=20, snapshot_freq=8, log_freq=4), loss=loss)
 
 
+def _exploding_at(step: int):
+    def loss(model, x, rng):
+        loss.calls += 1
+        value = dsm(model, x, rng)
+        return value * 1e6 if loss.calls >= step else value
+
+    loss.calls = 0
+    return loss
+
+
+def test_a_diverged_run_leaves_its_record_and_a_rerun_raises_it_without_training(tmp_path):
+    from scorerepro.training.divergence import read_divergence
+
+    with pytest.raises(T.LossDivergedError) as first:
+        run(tmp_path, cfg(n_iters=20, snapshot_freq=4, log_freq=2), loss=_exploding_at(7))
+    rec = read_divergence(tmp_path)
+    assert (rec.step, rec.loss, rec.n_iters) == (7, "loss", 20)
+    assert rec.value == pytest.approx(first.value.loss) and rec.bound == pytest.approx(first.value.bound)
+    assert "step 7 of 20" in rec.text() and "beyond its bound" in rec.text()
+    assert first.value.record_path == tmp_path / "diverged.json"
+    again = _exploding_at(7)
+    with pytest.raises(T.LossDivergedError, match=r"recorded in .*diverged\.json by an earlier run") as second:
+        run(tmp_path, cfg(n_iters=20, snapshot_freq=4, log_freq=2), loss=again)
+    assert again.calls == 0 and second.value.step == 7  # raised from the record: no update was made
+    # Raising n_iters keeps it (the run still passes step 7); a NaN is recorded the same way, without a bound.
+    with pytest.raises(T.LossDivergedError):
+        run(tmp_path, cfg(n_iters=30, snapshot_freq=4, log_freq=2), loss=again)
+    nan_dir = tmp_path / "nan"
+    with pytest.raises(NonFiniteLossError):
+        run(nan_dir, cfg(n_iters=6, snapshot_freq=3, log_freq=1), loss=lambda m, x, r: dsm(m, x, r) * float("nan"))
+    assert read_divergence(nan_dir).value is None and read_divergence(nan_dir).bound is None
+    assert "not finite" in read_divergence(nan_dir).text()
+
+
+def test_a_diverged_run_under_other_settings_moves_aside_and_trains_afresh(tmp_path):
+    from scorerepro.training.divergence import read_divergence
+
+    c = cfg(n_iters=12, snapshot_freq=4, log_freq=2)
+    with pytest.raises(T.LossDivergedError):
+        run(tmp_path, c, loss=_exploding_at(7))
+    with pytest.raises(ConfigMismatchError, match=r"(?s)diverged\.json diverged with a different.*data\.name"):
+        run(tmp_path, c, record={**RECORD, "data": {"name": "disc", "n": 64}})
+    res = train(make_model(), dsm, ToyData(8), c, tmp_path, {**RECORD, "data": {"name": "disc", "n": 64}},
+                on_mismatch="move_aside")
+    assert res.step == 12 and (tmp_path / "final.pt").is_file() and read_divergence(tmp_path) is None
+    moved = list((tmp_path.parent / f"{tmp_path.name}.superseded").glob("*/diverged.json"))
+    assert len(moved) == 1 and read_divergence(moved[0].parent).step == 7
+
+
+def test_a_run_that_now_ends_before_its_recorded_divergence_finishes(tmp_path):
+    from scorerepro.training.divergence import read_divergence
+
+    with pytest.raises(T.LossDivergedError):
+        run(tmp_path, cfg(n_iters=12, snapshot_freq=4, log_freq=2), loss=_exploding_at(7))
+    res = run(tmp_path, cfg(n_iters=4, snapshot_freq=4, log_freq=2))
+    assert res.step == 4 and read_divergence(tmp_path) is None and (tmp_path / "final.pt").is_file()
+
+
 def test_same_seed_same_result_different_seed_different(tmp_path):
     a = run(tmp_path / "a", cfg(seed=1))
     b = run(tmp_path / "b", cfg(seed=1))

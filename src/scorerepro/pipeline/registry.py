@@ -13,6 +13,7 @@ class Stage:
     function: str
     help: str
     args: tuple[str, ...] = ()  # positional arguments, passed by name; `shard` is parsed as an int
+    trains: bool = False  # it trains a model: takes --record-divergence (the DAG passes it)
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from tqdm import tqdm
 from scorerepro.core import distributed as D
 from scorerepro.core.device import resolve_device
 from scorerepro.core.fileio import sha256_file, write_json
+from .divergence import DIVERGED_NAME, error_of, read_divergence, recorded_settings, write_divergence
 from .checkpoints import (CHECKPOINT_DIR, COMPLETED_NAME, FINAL_NAME, FORMAT_NAME, FORMAT_VERSION, LATEST_NAME,
                           LOSS_LOG_NAME, SINGLE_NAME, config_differences, is_complete, latest_checkpoint,
                           link_or_copy, list_checkpoints, load_checkpoint, normalise_record, save_checkpoint, to_cpu)
@@ -213,20 +214,17 @@ def _plan(out_dir: Path, record: dict, settings: dict, n_iters: int, resume: boo
     """Rank 0, holding out_dir's lock, decides: start afresh, resume from a checkpoint, or return a completed run."""
     if not resume:
         return _start_afresh(out_dir, "resume=False was passed")
+    if (out_dir / DIVERGED_NAME).is_file():
+        after = _plan_after_divergence(out_dir, record, settings, n_iters, on_mismatch, ignore_record_keys)
+        if after is not None:
+            return after
     path = latest_checkpoint(out_dir)
     if path is None:
         return _start_afresh(out_dir, "it has a final model but no checkpoints to resume from")
     ckpt = load_checkpoint(path)  # verifies the checksum: never resume from damaged weights
     diffs = config_differences(ckpt["config_record"], record, ckpt["train_config"], settings, ignore_record_keys)
     if diffs:
-        listing = "\n  ".join(diffs)
-        if on_mismatch == "raise":
-            raise ConfigMismatchError(
-                f"the checkpoint {path} was made with a different configuration than this run:\n  {listing}\n"
-                f"Use a new output folder, restore the old configuration, or start over with "
-                f"on_mismatch='move_aside' or resume=False (the old run is then moved to "
-                f"{out_dir}{SUPERSEDED_SUFFIX}/<UTC time>/, not deleted).")
-        return _start_afresh(out_dir, f"its checkpoint {path.name} was made under other settings:\n  {listing}")
+        return _other_settings(out_dir, f"its checkpoint {path.name} was made", diffs, on_mismatch)
     step = int(ckpt["step"])
     if step > n_iters:
         raise TrainingError(f"the newest checkpoint {path} is at step {step}, beyond n_iters={n_iters}; raise "
@@ -237,6 +235,33 @@ def _plan(out_dir: Path, record: dict, settings: dict, n_iters: int, resume: boo
     clear_completion(out_dir)
     return {"action": "resume", "path": str(path), "step": step,
             "first_losses": first_losses(out_dir / LOSS_LOG_NAME)}
+
+
+def _other_settings(out_dir: Path, what: str, diffs: list[str], on_mismatch: str) -> dict:
+    listing = "\n  ".join(diffs)
+    if on_mismatch == "raise":
+        raise ConfigMismatchError(
+            f"{out_dir}: {what} with a different configuration than this run:\n  {listing}\n"
+            f"Use a new output folder, restore the old configuration, or start over with "
+            f"on_mismatch='move_aside' or resume=False (the old run is then moved to "
+            f"{out_dir}{SUPERSEDED_SUFFIX}/<UTC time>/, not deleted).")
+    return _start_afresh(out_dir, f"{what} under other settings:\n  {listing}")
+
+
+def _plan_after_divergence(out_dir: Path, record: dict, settings: dict, n_iters: int, on_mismatch: str,
+                           ignore_record_keys: tuple[str, ...]) -> dict | None:
+    """A run that diverged under these settings diverges again: raise its recorded error rather than retrain into
+    it. Under other settings the run starts afresh (its record moves aside with it); a run that now ends before the
+    recorded step drops the record and resumes as usual (None)."""
+    old_record, old_settings = recorded_settings(out_dir)
+    diffs = config_differences(old_record, record, old_settings, settings, ignore_record_keys)
+    if diffs:
+        return _other_settings(out_dir, f"the run recorded in {DIVERGED_NAME} diverged", diffs, on_mismatch)
+    diverged = read_divergence(out_dir)
+    if diverged.step > n_iters:
+        (out_dir / DIVERGED_NAME).unlink()
+        return None
+    raise error_of(diverged)
 
 
 def _final_is_intact(out_dir: Path, checkpoint: Path) -> bool:
@@ -476,7 +501,12 @@ def _train(networks: dict[str, nn.Module], specs: dict[str, OptimizerSpec], step
         return LoopResult(networks, run.emas, out_dir, out_dir / FINAL_NAME, run.start_step, run.start_step, None,
                           0.0, {"already_complete": True})
     losses = _LossRecorder(run, plan.get("first_losses"), divergence_factor)
-    seconds = _run_steps(run, step_fn, batch_fn, losses)
+    try:
+        seconds = _run_steps(run, step_fn, batch_fn, losses)
+    except NonFiniteLossError as e:
+        if ctx.is_main:  # the record downstream stages read in place of the final model
+            e.record_path = write_divergence(out_dir, e, cfg.n_iters, record, settings)
+        raise
     extra = {"superseded": plan["superseded"]} if "superseded" in plan else {}
     final = _write_completion(run, losses, seconds, extra)
     D.barrier(ctx)

@@ -3,6 +3,7 @@
 Layout of `out_dir` (see scorerepro.training):
 
     checkpoints/checkpoint_{step}.pt   checkpoints/latest.pt   loss.csv   final.pt   completed.json   .train.lock
+    diverged.json (instead of final.pt and completed.json: the run diverged, see scorerepro.training.divergence)
 
 A run that must start afresh never deletes its predecessor: checkpoints, log and final model are moved to
 `<out_dir>.superseded/<UTC time>/`, a sibling of out_dir, so they leave the pipeline's output (a DVC `persist`
@@ -22,10 +23,11 @@ from pathlib import Path
 from scorerepro.core.fileio import write_json
 
 from .checkpoints import CHECKPOINT_DIR, COMPLETED_NAME, FINAL_NAME, LOSS_LOG_NAME, list_checkpoints
+from .divergence import DIVERGED_NAME
 
 SUPERSEDED_SUFFIX = ".superseded"
 # core.fileio.atomic_path names its temporaries `.{final name}.{random}.tmp` beside the final file.
-_TMP_TOP = re.compile(r"^\.(final\.pt|completed\.json|loss\.csv)\..+\.tmp$")
+_TMP_TOP = re.compile(r"^\.(final\.pt|completed\.json|loss\.csv|diverged\.json)\..+\.tmp$")
 _TMP_CKPT = re.compile(r"^\.(checkpoint_\d+\.pt|latest\.pt)\..+\.tmp$")
 
 
@@ -53,7 +55,8 @@ def clear_completion(out_dir: Path) -> None:
 
 def has_results(out_dir: Path) -> bool:
     """A checkpoint or a final model exists: starting afresh must move them aside rather than overwrite them."""
-    return bool(list_checkpoints(out_dir)) or (out_dir / FINAL_NAME).is_file()
+    return (bool(list_checkpoints(out_dir)) or (out_dir / FINAL_NAME).is_file()
+            or (out_dir / DIVERGED_NAME).is_file())
 
 
 def _move(src: Path, dst: Path) -> None:
@@ -75,7 +78,7 @@ def move_aside(out_dir: Path, reason: str) -> Path:
         n += 1
         dest = root / f"{stamp}-{n}"
     dest.mkdir(parents=True)
-    for name in (COMPLETED_NAME, FINAL_NAME, CHECKPOINT_DIR, LOSS_LOG_NAME):
+    for name in (COMPLETED_NAME, FINAL_NAME, CHECKPOINT_DIR, LOSS_LOG_NAME, DIVERGED_NAME):
         src = out_dir / name
         if src.exists() or src.is_symlink():
             _move(src, dest / name)

@@ -16,7 +16,7 @@ TITLE = "seed 001: Creswell, Arulkumaran & Bharath 2017 (MCMC sampling from gene
 _S = "scorerepro.papers.ae_mcmc.stages."
 STAGES = {
     "train": Stage(_S + "train", "run", "train one autoencoder (vae, dvae, aae, daae; resumes from its checkpoint)",
-                   ("experiment",)),
+                   ("experiment",), trains=True),
     "chains": Stage(_S + "chains", "run", "MCMC chains, interpolations and their measurements for one autoencoder",
                     ("experiment",)),
     "figures": Stage(_S + "figures", "run", "sample grids at t = 0, 1, 5, 10 (Fig. 4/7), interpolations, curves"),

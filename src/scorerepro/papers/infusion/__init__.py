@@ -14,7 +14,8 @@ TITLE = "seed 002: Bordes, Honari & Vincent 2017 (infusion training)"
 
 _S = "scorerepro.papers.infusion.stages."
 STAGES = {
-    "train": Stage(_S + "train", "run", "train the main infusion model (resumes from its last checkpoint)"),
+    "train": Stage(_S + "train", "run", "train the main infusion model (resumes from its last checkpoint)",
+                   trains=True),
     "sweep": Stage(_S + "sweep", "run", "the reduced Table 4 sweep over steps T and infusion rates, with a heatmap"),
     "evaluate": Stage(_S + "evaluate", "run",
                       "lower bound, IS estimate, Parzen and classifier scores of the main model; its figures (Fig. 1, 2, 4, 5)"),

@@ -16,7 +16,7 @@ TITLE = "seed 000: Song & Ermon 2019 (NCSN), as reproduced by its reproducibilit
 _S = "scorerepro.papers.ncsn.stages."
 STAGES = {
     "train": Stage(_S + "train", "run", "train one experiment's score network (resumes from its last checkpoint)",
-                   ("experiment",)),
+                   ("experiment",), trains=True),
     "select_sample": Stage(_S + "select", "sample_shard", "one shard of samples from every checkpoint",
                            ("experiment", "shard")),
     "select": Stage(_S + "select", "run", "FID of every checkpoint; pick the best (seed 000 Fig. 13)",

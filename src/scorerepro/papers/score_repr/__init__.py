@@ -17,7 +17,7 @@ TITLE = "seed 003: Abstreiter, Bauer & Mehrjou 2021, representation learning in 
 _S = "scorerepro.papers.score_repr.stages."
 STAGES = {
     "train": Stage(_S + "train", "run", "train one experiment's encoder and score network (resumes)",
-                   ("experiment",)),
+                   ("experiment",), trains=True),
     "sweep": Stage(_S + "sweep", "run", "Fig. 4: single-t trainings x seeds, silhouette of the test codes"),
     "toy": Stage(_S + "toy", "run", "Eq. 6's constant on a Gaussian toy, unconditional vs code-conditioned loss"),
     "evaluate": Stage(_S + "evaluate", "run", "codes, silhouette, own/other-code denoising, Eq. 6 on images, "

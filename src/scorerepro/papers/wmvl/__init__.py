@@ -18,7 +18,8 @@ _S = "scorerepro.papers.wmvl.stages."
 STAGES = {
     "synthetic": Stage(_S + "synthetic", "run", "one synthetic experiment: banana, cosine, circle or sphere",
                        ("study",)),
-    "train": Stage(_S + "train", "run", "train one MNIST VAE/WAE (resumes from its last checkpoint)", ("experiment",)),
+    "train": Stage(_S + "train", "run", "train one MNIST VAE/WAE (resumes from its last checkpoint)", ("experiment",),
+                   trains=True),
     "evaluate": Stage(_S + "evaluate", "run", "AIS test NLL (VAEs) and classifier FID/IS of decoded prior draws",
                       ("experiment",)),
     "summary": Stage(_S + "summary", "run", "results/wmvl/summary.*, this paper's claims and leaderboard rows"),
