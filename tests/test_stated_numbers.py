@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from scorerepro.core.errors import EXIT_TRAINING
 from scorerepro.data.registry import dataset_info, image_shape
 from scorerepro.papers import PAPERS
 from scorerepro.papers.ae_mcmc.nets import padded_side
@@ -210,6 +211,7 @@ N_PAPERS = len(PAPERS)
 STATED = [
     # README.md
     Stated(README, r"(Five) seed papers share one DAG", lambda: (N_PAPERS,)),
+    Stated(README, r"run by hand the command exits (\d+)\)", lambda: (EXIT_TRAINING,)),
     Stated(README, r"offline, on (\d+) CPU cores, in under",
            lambda: (agreed(value("quick", "threads"), measured_quick_cores()),)),
     Stated(README, r"in under (half an hour) \(`docs/measured\.md`\)", lambda: (measured_quick_minutes(),), ">="),

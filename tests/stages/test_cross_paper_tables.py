@@ -46,6 +46,25 @@ def test_a_papers_rows_written_by_its_summary_are_what_the_claims_table_gathers(
     assert list(pd.read_csv(in_tmp / "results" / "claims.csv")["claim"]) == ["a", "b"]
 
 
+def test_claims_md_names_each_diverged_training_and_counts_the_claims_it_left_untested(in_tmp, capsys):
+    from scorerepro.pipeline.divergence import diverged_gate
+    from scorerepro.training.divergence import Divergence
+
+    rec = Divergence("models/wmvl/wae_gan_sph8", "reconstruction", 2, 600, 2.2e9, 5.4e6, "m")
+    rows = [claim_row(c, "s", "m", "yes", gates=[diverged_gate("wae_gan_sph8", rec)]) for c in ("a", "b")]
+    pd.DataFrame([{"paper": "ncsn", **r} for r in rows + [claim_row("c", "s", "m", "no")]]).to_csv(
+        paths.claims_rows_file("ncsn"), index=False)
+    claims_table.run(PARAMS)
+    md = (in_tmp / "results" / "claims.md").read_text()
+    assert "**1 training(s) diverged**; the 2 claim(s) they feed are `untested`" in md
+    assert "- training of models/wmvl/wae_gan_sph8 diverged at step 2 of 600: loss 'reconstruction' 2.2e+09, " \
+           "beyond its bound 5.4e+06\n" in md
+    assert "1 training(s) diverged" in capsys.readouterr().out
+    _claims([("a", "yes")]).to_csv(paths.claims_rows_file("ncsn"), index=False)
+    claims_table.run(PARAMS)
+    assert "diverged" not in (in_tmp / "results" / "claims.md").read_text()
+
+
 def test_claims_table_refuses_a_verdict_that_is_not_yes_no_untested(in_tmp):
     _claims([("a", "see summary.md")]).to_csv(paths.claims_rows_file("ncsn"), index=False)
     with pytest.raises(ValueError, match="yes / no / inconclusive / untested"):

@@ -17,6 +17,7 @@ from scorerepro.papers import PAPERS
 from scorerepro.pipeline import paths
 from scorerepro.pipeline.evidence import ROW_COLUMNS, VERDICTS
 from scorerepro.pipeline.tables import to_markdown, write_csv
+from scorerepro.training.divergence import TEXT_PATTERN
 
 COLUMNS = ["paper"] + ROW_COLUMNS
 
@@ -41,6 +42,21 @@ def _threads(params: dict) -> str:
     return base + (f" ({', '.join(own)})" if own else "")
 
 
+def diverged_trainings(table: pd.DataFrame) -> list[str]:
+    """Each training divergence named in the gates of the claims table, once (pipeline.divergence.diverged_gate)."""
+    found = {m.group(0) for gate in table["gate"].dropna() for m in TEXT_PATTERN.finditer(str(gate))}
+    return sorted(found)
+
+
+def _divergence_lines(table: pd.DataFrame) -> list[str]:
+    diverged = diverged_trainings(table)
+    if not diverged:
+        return []
+    n = int(table["gate"].fillna("").str.contains(TEXT_PATTERN).sum())
+    return [f"**{len(diverged)} training(s) diverged**; the {n} claim(s) they feed are `untested` (lower the "
+            f"learning rate, then rerun):\n\n" + "\n".join(f"- {d}" for d in diverged) + "\n"]
+
+
 def run(params: dict) -> None:
     papers = paper_blocks(params)
     parts = [read_paper_rows(p, "claims", COLUMNS) for p in papers]
@@ -57,7 +73,7 @@ def run(params: dict) -> None:
           "failed or this profile cannot measure the claim (the note says why and what decides it). A `no` is a "
           "finding, not a bug. Numbers: results/<paper>/summary.md.\n",
           f"Made with torch {torch.__version__} on {_threads(params)} intra-op thread(s); CPU numbers depend on "
-          f"it.\n"]
+          f"it.\n", *_divergence_lines(table)]
     for paper in papers:
         rows = table[table["paper"] == paper]
         c = counts.loc[paper] if paper in counts.index else {}
@@ -66,3 +82,5 @@ def run(params: dict) -> None:
     write_text(paths.RESULTS / "claims.md", "\n".join(md))
     print(f"claims: {len(table)} claims of {len(papers)} paper(s) ("
           + ", ".join(f"{int((table['holds'] == v).sum())} {v}" for v in VERDICTS) + ")")
+    for line in _divergence_lines(table):
+        print("claims: " + line.replace("**", "").replace("\n\n", "\n"), end="")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,8 @@ from scorerepro.core.fileio import write_json
 from .train_errors import LossDivergedError, NonFiniteLossError
 
 DIVERGED_NAME = "diverged.json"
+#: Divergence.text() inside other text (a claims row's gate column), up to the end of its clause.
+TEXT_PATTERN = re.compile(r"training of \S+ diverged at step \d+ of \d+: loss '[^']*' [^;(]*?(?= \(rule|;|$)")
 
 
 @dataclass(frozen=True)
