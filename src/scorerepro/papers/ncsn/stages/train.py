@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from pathlib import Path
 
 import torch
 
@@ -20,7 +21,9 @@ from scorerepro.papers.ncsn.experiment import experiment_settings, initial_netwo
 from scorerepro.papers.ncsn.locations import model_dir, results_dir
 from scorerepro.papers.ncsn.losses import dsm_loss
 from scorerepro.pipeline.common import load_train_images
-from scorerepro.training import TrainConfig, TrainingError, train
+from scorerepro.pipeline.divergence import write_diverged_outputs
+from scorerepro.training import NonFiniteLossError, TrainConfig, TrainingError, train
+from scorerepro.training.divergence import read_divergence
 
 
 class ImageBatches:
@@ -81,6 +84,19 @@ def _relaunch_with_torchrun(params: dict, name: str, gpus: int) -> None:
         os.unlink(f.name)
 
 
+def publish_loss_table(out: Path, name: str) -> None:
+    """The run's loss.csv, also a plot output under results/ (DVC plots; seed 000 Fig. 12). A diverged run without
+    a loss log (none flushed) gets the table naming its divergence instead."""
+    res = results_dir(name)
+    res.mkdir(parents=True, exist_ok=True)
+    if not (out / "loss.csv").is_file() and read_divergence(out) is not None:
+        write_diverged_outputs(read_divergence(out), [res / "fig12_loss.csv"], f"ncsn train {name}")
+        return
+    tmp = res / ".fig12_loss.csv.tmp"
+    shutil.copyfile(out / "loss.csv", tmp)
+    tmp.replace(res / "fig12_loss.csv")
+
+
 RESUMABLE_RECORD_KEYS = ("training.n_iters", "training.snapshot_freq", "training.channels_last", "training.compile",
                          "training.fused_adam", "training.gpus")
 
@@ -108,14 +124,16 @@ def run(params: dict, experiment: str) -> None:
     out = model_dir(name)
     # Settings that change neither the model nor the optimisation may differ between a run and its continuation
     # (raising n_iters extends a finished run); any other change moves the old run aside and starts afresh.
-    result = train(initial_networks(exp, params["seed"])["model"], loss_fn, data, cfg, out, record, on_mismatch="move_aside",
-                   ignore_record_keys=RESUMABLE_RECORD_KEYS)
-    # The loss table is also a plot output under results/ (DVC plots; seed 000 Fig. 12).
+    try:
+        result = train(initial_networks(exp, params["seed"])["model"], loss_fn, data, cfg, out, record,
+                       on_mismatch="move_aside", ignore_record_keys=RESUMABLE_RECORD_KEYS)
+    except NonFiniteLossError:
+        # A diverged run is a result too (--record-divergence): its loss table up to the divergence is the plot
+        # output DVC expects of this stage.
+        if int(os.environ.get("RANK", 0)) == 0:
+            publish_loss_table(out, name)
+        raise
     if int(os.environ.get("RANK", 0)) != 0:
         return
-    res = results_dir(name)
-    res.mkdir(parents=True, exist_ok=True)
-    tmp = res / ".fig12_loss.csv.tmp"
-    shutil.copyfile(out / "loss.csv", tmp)
-    tmp.replace(res / "fig12_loss.csv")
+    publish_loss_table(out, name)
     print(f"train {name}: {result.step} iterations, last loss {result.last_loss}, {result.seconds:.0f} s")
