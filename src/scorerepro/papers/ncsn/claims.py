@@ -3,7 +3,8 @@ and whether it holds, read only from results/ (evaluate). A comparison reads yes
 (the bootstrap standard error of each classifier FID over its samples; a binomial interval for a toy fraction)
 clears the rule's threshold, else `inconclusive`; image claims need the main model to pass its sanity gate (its
 classifier FID within TESTABLE_FACTOR x the real-data floor at the same sample count), else `untested`. A claim
-this profile cannot test says `untested` and why, rather than guessing."""
+this profile cannot test says `untested` and why, rather than guessing; so does a claim about a model whose training
+diverged (the summary stage passes their records), its note naming the step, the loss and the bound."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """Stage `evaluate <experiment>`: IS and FID of the merged samples against the training split's reference
-statistics; results/<experiment>/metrics.json (DVC metrics)."""
+statistics; results/<experiment>/metrics.json (DVC metrics), or the training's divergence where the shards carry
+one."""
 
 from __future__ import annotations
 

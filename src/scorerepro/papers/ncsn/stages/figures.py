@@ -1,7 +1,8 @@
 """Stage `figures <experiment>`: uncurated sample grid (Fig. 4/5a; its title gives the evaluation's FID and the
 real-data floor from metrics.json), intermediate samples at the end of each
 noise level (Fig. 5d), and the training loss curve (Fig. 12). A diverging intermediate chain stops the stage with
-its level and step (sampling.SamplingDivergedError), as the sample stage does."""
+its level and step (sampling.SamplingDivergedError), as the sample stage does. A model whose training diverged has
+no samples to draw: the sample figures say so, and the loss curve shows the losses up to the divergence."""
 
 from __future__ import annotations
 

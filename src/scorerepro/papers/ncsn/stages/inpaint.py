@@ -1,6 +1,6 @@
 """Stage `inpaint <experiment>`: annealed Langevin inpainting of test images under several masks: the right half
 (seed 000 Fig. 7) and other shapes (Fig. 18), several completions per image. One figure per mask in
-results/<experiment>/inpainting/."""
+results/<experiment>/inpainting/; a model whose training diverged gets the record there instead."""
 
 from __future__ import annotations
 

@@ -3,7 +3,8 @@ Fig. 6) and in Inception pool3 space (the NCSN authors' later version), exact an
 
 For datasets trained with random horizontal flips (CIFAR-10, CelebA), a sample may reproduce a training image
 mirrored, so in Inception space a training image's distance is the smaller of the sample's and its mirror
-image's, as in NCSNv2's evaluation/nearest_neighbor.py. Pixel L2 follows seed 000 (no flip). MNIST: no flip."""
+image's, as in NCSNv2's evaluation/nearest_neighbor.py. Pixel L2 follows seed 000 (no flip). MNIST: no flip.
+Shards that carry a diverged training's record give outputs that carry it too."""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
 """Stage `ncsn sample <experiment> <shard>`: this shard's share of eval.n_samples samples from the selected
 checkpoint (uint8). Sample j comes from the same random numbers whatever the sharding, so the merged shards
 equal a single job's output. The shard records the settings it was made under (shard_settings.eval_settings);
-a sampler that diverges (level and step named) writes no shard: such samples are never scored."""
+a sampler that diverges (level and step named) writes no shard: such samples are never scored. A model whose
+training diverged gets a shard holding that record instead (pipeline.divergence)."""
 
 from __future__ import annotations
 

@@ -9,7 +9,8 @@ says `scored: False`); the evaluate stage scores it on its own samples, as it do
 A checkpoint whose sampler diverges (sampling.SamplingDivergedError: the chain left the bounds of
 batched_sampling.image_chain_bounds) is recorded as diverged, with level and step, in the FID-by-iteration table,
 and is never selected: its clamped samples are all 0 or 255, which a FID may rank above real samples. If every
-checkpoint diverged, the stage fails and says so.
+checkpoint diverged, the stage fails and says so. A diverged training (the model folder's diverged.json, carried
+in the shard files) is another matter: both stages then write their outputs saying so, and exit 0.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """Stage `sensitivity`: sampling sensitivity to step_lr (epsilon) and n_steps_each (T) on one trained model
-(seed 000 section 6.1, Fig. 8): a metric over the grid as a heatmap, a sample per cell, divergence recorded."""
+(seed 000 section 6.1, Fig. 8): a metric over the grid as a heatmap, a sample per cell, divergence recorded. A model
+whose training diverged has no grid: both outputs name the divergence."""
 
 from __future__ import annotations
 

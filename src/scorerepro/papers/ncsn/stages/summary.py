@@ -4,6 +4,9 @@ claims table (results/ncsn/claims.csv) and leaderboard (results/ncsn/leaderboard
 
 summary_rows extracts one experiment's rows into data/ncsn/summary_rows/, so that the summary stage can depend on
 one folder whatever the experiments are.
+
+A model whose training diverged (its rows file, or the sensitivity metrics, carry the record) keeps one summary row
+and its leaderboard row, both naming the divergence in place of scores, and the claims about it are untested.
 """
 
 from __future__ import annotations

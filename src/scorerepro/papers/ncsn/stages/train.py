@@ -4,6 +4,8 @@ models/ncsn/<experiment>/ is a persistent output (DVC `persist: true`), so a kil
 Raising training.n_iters continues a finished run from its last checkpoint; a run whose checkpoints were made
 under settings that change the model or the optimisation (e.g. `dvc exp run -S ncsn.defaults.training.lr=...`) is
 moved aside to models/ncsn/<experiment>.superseded/ and training starts afresh, instead of mixing two configurations.
+A run that diverges leaves diverged.json in its folder and still writes its loss table (up to the divergence) before
+the error goes on to the CLI, which `--record-divergence` turns into exit 0 for the stages downstream.
 """
 
 from __future__ import annotations
