@@ -205,3 +205,24 @@ def test_the_loss_table_of_a_diverged_run_without_a_loss_log_names_the_divergenc
     table = pd.read_csv(workdir / f"results/ncsn/{EXP}/fig12_loss.csv")
     assert table.to_dict("records") == [{"diverged": RECORD.text()}]
     assert json.loads((run / "diverged.json").read_text())["step"] == 2
+
+
+def test_a_divergence_recorded_by_torchrun_workers_is_the_stages_own(workdir, monkeypatch, capsys):
+    """training.gpus > 1 runs the stage again under torchrun, which exits 1 when a worker fails: the record the
+    workers left makes the stage exit as a single process would (0 under --record-divergence, else 5)."""
+    import subprocess
+
+    from scorerepro.core.fileio import write_json
+
+    def workers(cmd, check):
+        write_json(workdir / "models/ncsn" / EXP / "diverged.json", RECORD.to_dict())
+        return subprocess.CompletedProcess(cmd, 1)
+
+    monkeypatch.setattr(subprocess, "run", workers)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    params = copy.deepcopy(load_params(TINY))
+    params["ncsn"]["experiments"][EXP]["training"]["gpus"] = 2
+    _write_params(workdir, params)
+    assert main(["ncsn", "train", EXP]) == 5
+    assert main(["ncsn", "train", EXP, "--record-divergence"]) == 0
+    assert "training diverged (recorded, exit 0" in capsys.readouterr().err

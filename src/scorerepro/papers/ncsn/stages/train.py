@@ -25,7 +25,7 @@ from scorerepro.papers.ncsn.losses import dsm_loss
 from scorerepro.pipeline.common import load_train_images
 from scorerepro.pipeline.divergence import write_diverged_outputs
 from scorerepro.training import NonFiniteLossError, TrainConfig, TrainingError, train
-from scorerepro.training.divergence import read_divergence
+from scorerepro.training.divergence import error_of, read_divergence
 
 
 class ImageBatches:
@@ -79,6 +79,11 @@ def _relaunch_with_torchrun(params: dict, name: str, gpus: int) -> None:
                "-m", "scorerepro.cli", "ncsn", "train", name, "--params", f.name]
         print("train: " + " ".join(cmd))
         done = subprocess.run(cmd, check=False)
+        diverged = read_divergence(model_dir(name))
+        if done.returncode != 0 and diverged is not None:
+            # The workers' divergence (torchrun exits 1 whatever their code) is this stage's: under
+            # --record-divergence it exits 0, as a single process does.
+            raise error_of(diverged)
         if done.returncode != 0:
             raise TrainingError(f"the {gpus} torchrun workers of `scorerepro ncsn train {name}` failed (exit code "
                                 f"{done.returncode}); their own messages are printed above")
