@@ -96,9 +96,9 @@ def publish_loss_table(out: Path, name: str) -> None:
     a loss log (none flushed) gets the table naming its divergence instead."""
     res = results_dir(name)
     res.mkdir(parents=True, exist_ok=True)
-    if not (out / "loss.csv").is_file() and read_divergence(out) is not None:
-        write_diverged_outputs(read_divergence(out), [res / "fig12_loss.csv"], f"ncsn train {name}")
-        return
+    diverged = read_divergence(out)
+    if diverged is not None and not (out / "loss.csv").is_file():
+        return write_diverged_outputs(diverged, [res / "fig12_loss.csv"], f"ncsn train {name}")
     tmp = res / ".fig12_loss.csv.tmp"
     shutil.copyfile(out / "loss.csv", tmp)
     tmp.replace(res / "fig12_loss.csv")
