@@ -5,8 +5,9 @@ Where things are: noise schedules `noise.py`; DSM/SSM losses `losses.py`; Langev
 inpainting `sampling.py`; networks (RefineNet, baseline, ResNets, toy MLP) `nets/`; the toy GMM `toy_gmm.py` and
 studies `toy_studies.py`; an experiment's settings, network and initial weights `experiment.py`; where its files live
 `locations.py`; the paper's and seed 000's numbers `reported.py`; claims `claims.py`; checks of its params block
-`params_checks.py`; one module per stage in `stages/`; `scorerepro ncsn model-summary` (parameters and FLOPs of a
-network) `model_summary.py`. Settings: params.yaml `ncsn:` (defaults, experiments, toy, sensitivity).
+`params_checks.py`; a diverged training's record in sample shards `divergence.py`; one module per stage in
+`stages/`; `scorerepro ncsn model-summary` (parameters and FLOPs of a network) `model_summary.py`. Settings:
+params.yaml `ncsn:` (defaults, experiments, toy, sensitivity).
 """
 
 from scorerepro.pipeline.registry import Command, Stage

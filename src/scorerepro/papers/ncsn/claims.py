@@ -3,7 +3,8 @@ and whether it holds, read only from results/ (evaluate). A comparison reads yes
 (the bootstrap standard error of each classifier FID over its samples; a binomial interval for a toy fraction)
 clears the rule's threshold, else `inconclusive`; image claims need the main model to pass its sanity gate (its
 classifier FID within TESTABLE_FACTOR x the real-data floor at the same sample count), else `untested`. A claim
-this profile cannot test says `untested` and why, rather than guessing."""
+this profile cannot test says `untested` and why, rather than guessing; so does a claim about a model whose training
+diverged (the summary stage passes their records), its note naming the step, the loss and the bound."""
 
 from __future__ import annotations
 
@@ -14,8 +15,10 @@ import pandas as pd
 
 from scorerepro.papers.ncsn.experiment import experiment_settings
 from scorerepro.papers.ncsn.locations import results_dir, sensitivity_dir, toy_dir
+from scorerepro.pipeline.divergence import divergence_in, diverged_gate
 from scorerepro.pipeline.evidence import (ROW_COLUMNS, Gate, Interval, binomial_interval, claim_row, decide,
                                           decide_band, difference_interval, normal_interval, threshold_gate)
+from scorerepro.training.divergence import Divergence
 
 MAIN_MODE = "(5, 5)"
 # A generated-image claim is only tested when the main multi-level model is within this factor of the floor: the
@@ -253,7 +256,26 @@ def u_shape(row: pd.DataFrame, metric: str) -> tuple[str, Interval | None, str]:
     return holds, iv, f"best interior step_lr {row['step_lr'].iloc[best]:g}"
 
 
-def _image_claims(params: dict) -> list[dict]:
+def diverged_claim(claim: str, source: str, diverged: dict[str, Divergence], models) -> dict | None:
+    """The row of a claim about `models` when one of them diverged in training: untested, its note naming each
+    divergence (diverged_gate); None when none of them diverged, so the claim is judged as usual."""
+    gates = [diverged_gate(model, diverged[model]) for model in dict.fromkeys(models) if model in diverged]
+    if not gates:
+        return None
+    return claim_row(claim, source, "diverged in training", "untested",
+                     "not measured: " + "; ".join(g.text() for g in gates), gates=gates)
+
+
+LINEAR_CLAIM = ("A linear noise schedule changes sample statistics relative to the geometric one",
+                "seed 000 section 6.2")
+FLUCTUATION_CLAIM = ("FID fluctuates between checkpoints, so per-checkpoint selection matters", "seed 000 Fig. 13")
+EPS_CLAIM = ("Too small and too large eps both degrade image samples", "seed 000 Fig. 8, section 6.1")
+
+
+def _image_claims(params: dict, diverged: dict[str, Divergence] | None = None) -> list[dict]:
+    """The claims about the trained image models; a claim about a model in `diverged` (by experiment) is untested,
+    naming the divergence."""
+    diverged = diverged or {}
     rows = []
     exps = {n: experiment_settings(params, n) for n in params["ncsn"]["experiments"]}
 
@@ -271,6 +293,10 @@ def _image_claims(params: dict) -> list[dict]:
         if not (main and other):
             rows.append(claim_row(claim, source, "", "untested", "no such experiment in this profile"))
             return
+        gone = diverged_claim(claim, source, diverged, (main, other))
+        if gone:
+            rows.append(gone)
+            return
         om = _metrics(other)
         if om.get("fid_mnist_classifier") is None or mm.get("fid_mnist_classifier") is None:
             rows.append(claim_row(claim, source, "", "untested", f"no classifier FID of {main} and {other}"))
@@ -287,16 +313,22 @@ def _image_claims(params: dict) -> list[dict]:
             "seed 000 section 6.3", find(lambda e: e["model"]["arch"] == "cond_resnet"))
     lin = find(lambda e: e["noise"]["schedule"] == "linear")
     lm = _metrics(lin)
-    if main and lin and None not in (mm.get("fid_mnist_classifier"), lm.get("fid_mnist_classifier")):
+    gone = diverged_claim(*LINEAR_CLAIM, diverged, (main, lin)) if main and lin else None
+    if gone:
+        rows.append(gone)
+    elif main and lin and None not in (mm.get("fid_mnist_classifier"), lm.get("fid_mnist_classifier")):
         (a, se_a), (b, se_b) = _fid_se(mm), _fid_se(lm)
         iv = relative_change_interval(a, se_a, b, se_b, min(mm.get("n_samples", 0), lm.get("n_samples", 0)))
         rows.append(claim_row(
-            "A linear noise schedule changes sample statistics relative to the geometric one", "seed 000 section 6.2",
+            *LINEAR_CLAIM,
             f"fid {a:.4g} vs {b:.4g}; classifier IS {mm.get('is_mnist_classifier_mean'):.3g} vs "
             f"{lm.get('is_mnist_classifier_mean'):.3g}", decide_band(iv, -0.1, 0.1, inside=False),
             "rule: the relative difference of the classifier FIDs (linear - geometric) / geometric has its "
             "interval outside [-0.1, 0.1]", interval=iv, gates=gates))
-    if main:
+    gone = diverged_claim(*FLUCTUATION_CLAIM, diverged, (main,)) if main else None
+    if gone:
+        rows.append(gone)
+    elif main:
         curve = pd.read_csv(results_dir(main) / "fig13_fid_by_iteration.csv")
         if "diverged" in curve:  # a checkpoint whose sampler diverged has no FID to spread
             curve = curve[~curve["diverged"].astype(bool)]
@@ -305,15 +337,20 @@ def _image_claims(params: dict) -> list[dict]:
         # Fluctuation is a later checkpoint scoring worse than an earlier one (then selecting beats taking the
         # last). A spread alone would also count a model still learning, whose FID falls at every checkpoint.
         holds, iv, which = fluctuation(curve) if len(curve) >= 3 else ("untested", None, "")
-        rows.append(claim_row("FID fluctuates between checkpoints, so per-checkpoint selection matters",
-                              "seed 000 Fig. 13", f"{len(curve)} checkpoints, FID {[round(f, 1) for f in fids]}"
+        rows.append(claim_row(*FLUCTUATION_CLAIM, f"{len(curve)} checkpoints, FID {[round(f, 1) for f in fids]}"
                               + (f"; interval shown: {which}" if which else ""), holds,
                               "rule: some checkpoint's FID is more than 10% above an earlier one's (interval of "
                               "fid_later / fid_earlier - 1 above 0.1; no: every pair's below)"
                               + ("" if len(curve) >= 3 else "; needs at least 3 checkpoints"),
                               interval=iv, gates=gates))
     sens = _load(sensitivity_dir() / "metrics.json")
-    if sens:
+    sens_exp = params["ncsn"]["sensitivity"]["experiment"]
+    sens_record = divergence_in(sens)  # the sensitivity stage found its model diverged
+    sens_diverged = {**diverged, sens_exp: sens_record} if sens_record else diverged
+    gone = diverged_claim(*EPS_CLAIM, sens_diverged, (main, sens_exp)) if sens else None
+    if gone:
+        rows.append(gone)
+    elif sens:
         grid = pd.DataFrame(sens["grid"])
         metric = sens["metric"]
         # the experiment's own steps per level, from params: the sensitivity stage does not read them, so that
@@ -323,8 +360,7 @@ def _image_claims(params: dict) -> list[dict]:
         row = row.sort_values("step_lr").reset_index(drop=True)
         vals = [None if d else round(v, 3) for v, d in zip(row[metric], row["diverged"])]
         holds, iv, which = u_shape(row, metric) if len(row) >= 3 else ("untested", None, "")
-        rows.append(claim_row("Too small and too large eps both degrade image samples", "seed 000 Fig. 8, section 6.1",
-                              f"{metric} by step_lr {list(row['step_lr'])}: {vals}"
+        rows.append(claim_row(*EPS_CLAIM, f"{metric} by step_lr {list(row['step_lr'])}: {vals}"
                               + (f"; {which}" if which else ""), holds,
                               "rule: the smallest and the largest step_lr each score worse than the best interior "
                               "one (interval of the difference above 0 on both sides; a diverged end is worse)"
@@ -335,10 +371,11 @@ def _image_claims(params: dict) -> list[dict]:
             m = _metrics(name)
             ref = "IS 8.87, FID 25.32 (paper); IS 6.5, FID 33.0 (seed 000)" if e["dataset"] == "cifar10" else \
                 "IS 3.4, FID 81.5 (seed 000)"
-            rows.append(claim_row(f"{e['dataset']} headline numbers are reproduced ({ref})", "NCSN Table 1; seed 000",
-                                  f"IS {m.get('is_inception_mean')}, FID {m.get('fid_inception')}", "untested",
-                                  "no numeric rule decides it: ours and the reported values stand side by side in "
-                                  "results/ncsn/summary.md and results/leaderboard.md"))
+            claim = (f"{e['dataset']} headline numbers are reproduced ({ref})", "NCSN Table 1; seed 000")
+            gone = diverged_claim(*claim, diverged, (name,))
+            rows.append(gone or claim_row(*claim, f"IS {m.get('is_inception_mean')}, FID {m.get('fid_inception')}",
+                                          "untested", "no numeric rule decides it: ours and the reported values stand "
+                                          "side by side in results/ncsn/summary.md and results/leaderboard.md"))
     if not any(e["dataset"] == "cifar10" for e in exps.values()):
         rows.append(claim_row("CIFAR-10: IS 8.87 +- 0.12, FID 25.32 (paper); 6.5 +- 0.118, 33.0 (seed 000)",
                               "NCSN Table 1; seed 000 section 5.1", "", "untested",
@@ -346,7 +383,7 @@ def _image_claims(params: dict) -> list[dict]:
     return rows
 
 
-def evaluate(params: dict) -> pd.DataFrame:
+def evaluate(params: dict, diverged: dict[str, Divergence] | None = None) -> pd.DataFrame:
     """Every NCSN claim, read from results/ only (each experiment's metrics.json and fig13 CSV, the sensitivity
-    grid, the toy studies)."""
-    return pd.DataFrame(_toy_claims() + _image_claims(params), columns=ROW_COLUMNS)
+    grid, the toy studies); the claims about an experiment in `diverged` (its training diverged) are untested."""
+    return pd.DataFrame(_toy_claims() + _image_claims(params, diverged), columns=ROW_COLUMNS)

@@ -1,15 +1,18 @@
 """Stage `evaluate <experiment>`: IS and FID of the merged samples against the training split's reference
-statistics; results/<experiment>/metrics.json (DVC metrics)."""
+statistics; results/<experiment>/metrics.json (DVC metrics), or the training's divergence where the shards carry
+one."""
 
 from __future__ import annotations
 
 import json
 
 from scorerepro.core.fileio import write_json
+from scorerepro.papers.ncsn.divergence import shards_divergence
 from scorerepro.papers.ncsn.experiment import experiment_settings
 from scorerepro.papers.ncsn.locations import results_dir, samples_dir
 from scorerepro.papers.ncsn.shard_settings import EVAL_RERUN, eval_settings
 from scorerepro.pipeline.common import load_sample_shards, resolve_device
+from scorerepro.pipeline.divergence import write_diverged_outputs
 from scorerepro.pipeline.paths import reference_dir
 from scorerepro.pipeline.scoring import score
 
@@ -17,6 +20,9 @@ from scorerepro.pipeline.scoring import score
 def run(params: dict, experiment: str) -> None:
     exp = experiment_settings(params, experiment)
     name = exp["name"]
+    diverged = shards_divergence(samples_dir(name) / "eval", params["sharding"]["shards"])
+    if diverged is not None:
+        return write_diverged_outputs(diverged, [results_dir(name) / "metrics.json"], f"ncsn evaluate {name}")
     images = load_sample_shards(samples_dir(name) / "eval", params["sharding"]["shards"], eval_settings(params, exp),
                                 EVAL_RERUN.format(name=name))
     if images.shape[0] != exp["eval"]["n_samples"]:

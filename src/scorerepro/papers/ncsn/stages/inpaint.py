@@ -1,6 +1,6 @@
 """Stage `inpaint <experiment>`: annealed Langevin inpainting of test images under several masks: the right half
 (seed 000 Fig. 7) and other shapes (Fig. 18), several completions per image. One figure per mask in
-results/<experiment>/inpainting/."""
+results/<experiment>/inpainting/; a model whose training diverged gets the record there instead."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from scorerepro.papers.ncsn.experiment import experiment_settings, load_score_ne
 from scorerepro.papers.ncsn.stages.batched_sampling import image_chain_bounds
 from scorerepro.pipeline.common import resolve_device, to_uint8
 from scorerepro.pipeline.paths import processed_dir
-from scorerepro.papers.ncsn.locations import results_dir
+from scorerepro.papers.ncsn.locations import model_dir, results_dir
+from scorerepro.pipeline.divergence import upstream_divergence, write_diverged_outputs
 from scorerepro.plots.images import inpainting_figure
 
 
@@ -35,6 +36,10 @@ def make_mask(kind: str, hw: tuple[int, int], generator: torch.Generator) -> tor
 def run(params: dict, experiment: str) -> None:
     exp = experiment_settings(params, experiment)
     name, cfg = exp["name"], exp["inpaint"]
+    out = results_dir(name) / "inpainting"
+    diverged = upstream_divergence(model_dir(name), results_dir(name) / "selected.json")
+    if diverged is not None:  # the folder holds the record in place of figures
+        return write_diverged_outputs(diverged, [out], f"ncsn inpaint {name}")
     device = resolve_device(params)
     net = load_score_net(exp, selected_checkpoint(exp), device)
     d = processed_dir(exp["dataset"])
@@ -43,7 +48,6 @@ def run(params: dict, experiment: str) -> None:
     c = cfg["n_completions"]
     ref_batch = refs.repeat_interleave(c, dim=0)
     hw = image_shape(exp["dataset"])[1:]
-    out = results_dir(name) / "inpainting"
     summary = {}
     for m_idx, kind in enumerate(cfg["masks"]):
         g = torch.Generator(device=device).manual_seed(params["seed"] * 1000 + m_idx)

@@ -3,7 +3,8 @@ Fig. 6) and in Inception pool3 space (the NCSN authors' later version), exact an
 
 For datasets trained with random horizontal flips (CIFAR-10, CelebA), a sample may reproduce a training image
 mirrored, so in Inception space a training image's distance is the smaller of the sample's and its mirror
-image's, as in NCSNv2's evaluation/nearest_neighbor.py. Pixel L2 follows seed 000 (no flip). MNIST: no flip."""
+image's, as in NCSNv2's evaluation/nearest_neighbor.py. Pixel L2 follows seed 000 (no flip). MNIST: no flip.
+Shards that carry a diverged training's record give outputs that carry it too."""
 
 from __future__ import annotations
 
@@ -12,17 +13,24 @@ import torch
 from scorerepro.core.fileio import write_json
 from scorerepro.data.registry import is_flipped
 from scorerepro.metrics.knn import knn, knn_min_over_views
+from scorerepro.papers.ncsn.divergence import shards_divergence
 from scorerepro.papers.ncsn.experiment import experiment_settings
 from scorerepro.papers.ncsn.locations import results_dir, samples_dir
 from scorerepro.papers.ncsn.shard_settings import EVAL_RERUN, eval_settings
 from scorerepro.plots.images import neighbours_figure
 from scorerepro.pipeline.common import load_sample_shards, load_train_images, resolve_device
+from scorerepro.pipeline.divergence import write_diverged_outputs
 from scorerepro.pipeline.scoring import INCEPTION_FEATURES, inception_features, inception_reference_file
 
 
 def run(params: dict, experiment: str) -> None:
     exp = experiment_settings(params, experiment)
     name, cfg = exp["name"], exp["neighbours"]
+    res = results_dir(name)
+    diverged = shards_divergence(samples_dir(name) / "eval", params["sharding"]["shards"])
+    if diverged is not None:
+        return write_diverged_outputs(diverged, [res / "fig6_neighbours.png", res / "neighbours.json"],
+                                      f"ncsn neighbours {name}")
     device = resolve_device(params)
     queries = load_sample_shards(samples_dir(name) / "eval", params["sharding"]["shards"], eval_settings(params, exp),
                                  EVAL_RERUN.format(name=name))[: cfg["n_samples"]]
@@ -42,7 +50,6 @@ def run(params: dict, experiment: str) -> None:
               "pixel_l2": {"indices": pix_i.tolist(), "distances": pix_d.tolist()},
               "inception_pool3": {"indices": inc_i.tolist(), "distances": inc_d.tolist(),
                                   "reached_by_mirrored_sample": (inc_view == 1).tolist()}}
-    res = results_dir(name)
     inc_label = f"Inception pool3{', sample or its mirror' if flip else ''} ({len(t_feat)} training images)"
     neighbours_figure(queries, {f"pixel L2 ({len(train)} training images)": train[pix_i],
                                 inc_label: train[inc_i]},

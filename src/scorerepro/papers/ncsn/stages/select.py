@@ -9,7 +9,8 @@ says `scored: False`); the evaluate stage scores it on its own samples, as it do
 A checkpoint whose sampler diverges (sampling.SamplingDivergedError: the chain left the bounds of
 batched_sampling.image_chain_bounds) is recorded as diverged, with level and step, in the FID-by-iteration table,
 and is never selected: its clamped samples are all 0 or 255, which a FID may rank above real samples. If every
-checkpoint diverged, the stage fails and says so.
+checkpoint diverged, the stage fails and says so. A diverged training (the model folder's diverged.json, carried
+in the shard files) is another matter: both stages then write their outputs saying so, and exit 0.
 """
 
 from __future__ import annotations
@@ -18,13 +19,15 @@ import torch
 
 from scorerepro.core.errors import EXIT_DIVERGED, UserError
 from scorerepro.core.fileio import atomic_path, write_json
+from scorerepro.papers.ncsn.divergence import shards_divergence
 from scorerepro.papers.ncsn.experiment import build_score_net, experiment_settings
 from scorerepro.papers.ncsn.locations import model_dir, results_dir, samples_dir
 from scorerepro.papers.ncsn.sampling import SamplingDivergedError
 from scorerepro.papers.ncsn.shard_settings import SELECT_RERUN, checkpoint_hashes, select_settings
 from scorerepro.papers.ncsn.stages.batched_sampling import batch_size_for, sample_batches
-from scorerepro.pipeline.common import (read_shards, remove_unlisted_shards, resolve_device, save_shard, shard_range,
-                                        to_uint8)
+from scorerepro.pipeline.common import (read_shards, remove_unlisted_shards, resolve_device, save_shard, shard_file,
+                                        shard_range, to_uint8)
+from scorerepro.pipeline.divergence import upstream_divergence, write_diverged_outputs
 from scorerepro.pipeline.scoring import score
 from scorerepro.training import list_checkpoints, load_model_weights
 
@@ -45,9 +48,13 @@ def sample_shard(params: dict, experiment: str, shard: int) -> None:
     """Stage ncsn_select_sample: shard `shard` of select.n_samples samples from every checkpoint."""
     exp = experiment_settings(params, experiment)
     shards = params["sharding"]["shards"]
+    folder = samples_dir(exp["name"]) / "select"
+    diverged = upstream_divergence(model_dir(exp["name"]))
+    if diverged is not None:  # no checkpoint to sample: the shard says why
+        return write_diverged_outputs(diverged, [shard_file(folder, shard)],
+                                      f"ncsn select_sample {experiment} {shard}")
     device = resolve_device(params)
     start, stop = shard_range(exp["select"]["n_samples"], shards, shard)
-    folder = samples_dir(exp["name"]) / "select"
     checkpoints = _checkpoints(exp["name"])
     if len(checkpoints) == 1:
         save_shard(folder, shard, select_settings(params, exp),
@@ -135,6 +142,11 @@ def run(params: dict, experiment: str) -> None:
 
     exp = experiment_settings(params, experiment)
     name = exp["name"]
+    res = results_dir(name)
+    diverged = shards_divergence(samples_dir(name) / "select", params["sharding"]["shards"])
+    if diverged is not None:
+        return write_diverged_outputs(diverged, [res / "selected.json", res / "fig13_fid_by_iteration.png",
+                                                 res / "fig13_fid_by_iteration.csv"], f"ncsn select {name}")
     hashes = checkpoint_hashes(name)
     parts = read_shards(samples_dir(name) / "select", params["sharding"]["shards"],
                         select_settings(params, exp, hashes), SELECT_RERUN.format(name=name))
@@ -144,7 +156,6 @@ def run(params: dict, experiment: str) -> None:
     metric = exp["select"]["metric"]
     curve_metric = "fid_mnist_classifier" if metric == "last" else metric
     table = pd.DataFrame([_row(step, parts, exp, params, device, curve_metric) for step in steps])
-    res = results_dir(name)
     with atomic_path(res / "fig13_fid_by_iteration.csv") as tmp:
         table.to_csv(tmp, index=False)
     best = _choose(table, metric, name)

@@ -1,5 +1,6 @@
 """Stage `sensitivity`: sampling sensitivity to step_lr (epsilon) and n_steps_each (T) on one trained model
-(seed 000 section 6.1, Fig. 8): a metric over the grid as a heatmap, a sample per cell, divergence recorded."""
+(seed 000 section 6.1, Fig. 8): a metric over the grid as a heatmap, a sample per cell, divergence recorded. A model
+whose training diverged has no grid: both outputs name the divergence."""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ import torch
 
 from scorerepro.core.fileio import write_json
 from scorerepro.papers.ncsn.experiment import experiment_settings, load_score_net, selected_checkpoint
-from scorerepro.papers.ncsn.locations import sensitivity_dir
+from scorerepro.papers.ncsn.locations import model_dir, results_dir, sensitivity_dir
 from scorerepro.papers.ncsn.sampling import SamplingDivergedError
 from scorerepro.papers.ncsn.stages.batched_sampling import batch_size_for, sample_batches
 from scorerepro.plots.images import sensitivity_heatmap
 from scorerepro.pipeline.common import resolve_device, to_uint8
+from scorerepro.pipeline.divergence import upstream_divergence, write_diverged_outputs
 from scorerepro.pipeline.scoring import score
 
 
@@ -21,6 +23,11 @@ def run(params: dict) -> None:
     # From the experiment only its network (model, noise, dataset: the checkpoint) and its sampling batch and speed
     # options; never its step_lr or n_steps_each, so that changing those does not make this grid stale.
     exp = experiment_settings(params, cfg["experiment"])
+    out = sensitivity_dir()
+    diverged = upstream_divergence(model_dir(exp["name"]), results_dir(exp["name"]) / "selected.json")
+    if diverged is not None:
+        return write_diverged_outputs(diverged, [out / "fig8_sensitivity.png", out / "metrics.json"],
+                                      "ncsn sensitivity")
     device = resolve_device(params)
     net = load_score_net(exp, selected_checkpoint(exp), device)
     metric = cfg["metric"]
@@ -47,7 +54,6 @@ def run(params: dict) -> None:
             rows.append(row)
             print(f"sensitivity: step_lr={lr:g} n_steps_each={t}: {row.get(metric)}")
     table = pd.DataFrame(rows)
-    out = sensitivity_dir()
     shape = next((p.shape for p in panels if p.numel() > 1), None)
     panels = [p if p.shape == shape else torch.zeros(shape, dtype=torch.uint8) for p in panels] if shape else None
     sensitivity_heatmap(table, metric, out / "fig8_sensitivity.png",

@@ -4,6 +4,9 @@ claims table (results/ncsn/claims.csv) and leaderboard (results/ncsn/leaderboard
 
 summary_rows extracts one experiment's rows into data/ncsn/summary_rows/, so that the summary stage can depend on
 one folder whatever the experiments are.
+
+A model whose training diverged (its rows file, or the sensitivity metrics, carry the record) keeps one summary row
+and its leaderboard row, both naming the divergence in place of scores, and the claims about it are untested.
 """
 
 from __future__ import annotations
@@ -20,7 +23,9 @@ from scorerepro.papers.ncsn.locations import PAPER, RESULTS, results_dir, sensit
 from scorerepro.papers.ncsn.reported import PAPER as PAPER_REPORTED
 from scorerepro.papers.ncsn.reported import SEED000, describes
 from scorerepro.pipeline import paths
+from scorerepro.pipeline.divergence import divergence_in, upstream_divergence, write_diverged_outputs
 from scorerepro.pipeline.tables import score_columns, to_markdown, write_csv, write_paper_rows
+from scorerepro.training.divergence import Divergence
 
 METRICS_SHOWN = ["fid_inception", "is_inception_mean", "is_inception_std", "is_inception_unavailable",
                  "fid_mnist_classifier", "is_mnist_classifier_mean", "is_mnist_classifier_std",
@@ -74,6 +79,10 @@ def _other_rows(params: dict) -> list[dict[str, Any]]:
     sens = sensitivity_dir() / "metrics.json"
     if sens.is_file():
         m = json.loads(sens.read_text())
+        diverged = divergence_in(m)
+        if diverged is not None:
+            return rows + [_diverged_row(params, params["ncsn"]["sensitivity"]["experiment"], "sensitivity",
+                                         "Fig. 8", None, diverged, sens)]
         for cell in m["grid"]:
             rows.append({"study": "sensitivity", "experiment": m["experiment"], "reproduces": "Fig. 8",
                          "dataset": None, "metric": f"{m['metric']}@step_lr={cell['step_lr']:g},T={cell['n_steps_each']}",
@@ -83,19 +92,36 @@ def _other_rows(params: dict) -> list[dict[str, Any]]:
     return rows
 
 
+def _diverged_row(params: dict, experiment: str, study: str, reproduces: str, dataset: str | None,
+                  diverged: Divergence, source) -> dict[str, Any]:
+    """The one summary row of a study whose model diverged in training: the divergence in place of its values."""
+    return {"study": study, "experiment": experiment, "reproduces": reproduces, "dataset": dataset,
+            "metric": "diverged", "value": diverged.text(), "paper_value": None, "seed000_value": None,
+            "profile": params["profile"], "source": str(source)}
+
+
 def summary_rows(params: dict, experiment: str) -> None:
-    write_json(summary_rows_dir() / f"{experiment}.json", experiment_rows(params, experiment))
+    res, out = results_dir(experiment), summary_rows_dir() / f"{experiment}.json"
+    diverged = upstream_divergence(res / "metrics.json", res / "selected.json")
+    if diverged is not None:
+        return write_diverged_outputs(diverged, [out], f"ncsn summary_rows {experiment}")
+    write_json(out, experiment_rows(params, experiment))
     print(f"summary rows of {experiment} written")
 
 
-def leaderboard_rows(params: dict) -> pd.DataFrame:
+def leaderboard_rows(params: dict, diverged: dict[str, Divergence] | None = None) -> pd.DataFrame:
     """One row per experiment: the sample metrics every paper's generators are scored by, the reported figure
-    beside ours where the paper has one for this model."""
+    beside ours where the paper has one for this model. An experiment in `diverged` keeps its row, with no scores
+    and its divergence in place of the checkpoint in its setting."""
     rows = []
     for name in params["ncsn"]["experiments"]:
         exp = experiment_settings(params, name)
-        metrics = json.loads((results_dir(name) / "metrics.json").read_text())
-        selected = json.loads((results_dir(name) / "selected.json").read_text())
+        if name in (diverged or {}):
+            metrics, chosen = {}, f"no checkpoint: {diverged[name].text()}"
+        else:
+            metrics = json.loads((results_dir(name) / "metrics.json").read_text())
+            selected = json.loads((results_dir(name) / "selected.json").read_text())
+            chosen = f"checkpoint {selected['iteration']}"
         noise = exp["noise"]
         model = exp["model"]
         width = ", ".join(f"{k} {v}" for k, v in model.items() if k != "arch")
@@ -105,7 +131,7 @@ def leaderboard_rows(params: dict) -> pd.DataFrame:
             "setting": (f"{noise['num_levels']} {noise['schedule']} levels {noise['sigma_begin']:g}->"
                         f"{noise['sigma_end']:g}; {width}; {exp['training']['n_iters']} iterations; annealed "
                         f"Langevin {exp['sampling']['n_steps_each']} steps/level, step_lr "
-                        f"{exp['sampling']['step_lr']:g}; checkpoint {selected['iteration']}"),
+                        f"{exp['sampling']['step_lr']:g}; {chosen}"),
             **score_columns(metrics),
             "parzen_log_likelihood": None,  # NCSN reports none, and its samples are not scored by one here
             "reported_fid_inception": PAPER_REPORTED.get((exp["dataset"], "fid_inception")) if reported else None,
@@ -118,13 +144,25 @@ def leaderboard_rows(params: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def run(params: dict) -> None:
-    ncsn = []
+def _experiments_rows(params: dict) -> tuple[list[dict[str, Any]], dict[str, Divergence]]:
+    """Every experiment's summary rows (summary_rows' files), and the divergences found there by experiment."""
+    rows, diverged = [], {}
     for name in params["ncsn"]["experiments"]:
         path = summary_rows_dir() / f"{name}.json"
         if not path.is_file():
             raise FileNotFoundError(f"{path} is missing: run `scorerepro ncsn summary_rows {name}`")
-        ncsn += json.loads(path.read_text())
+        found = upstream_divergence(path)
+        if found is None:
+            rows += json.loads(path.read_text())
+            continue
+        diverged[name] = found
+        exp = experiment_settings(params, name)
+        rows.append(_diverged_row(params, name, "ncsn", exp["reproduces"], exp["dataset"], found, path))
+    return rows, diverged
+
+
+def run(params: dict) -> None:
+    ncsn, diverged = _experiments_rows(params)
     df = pd.DataFrame(ncsn + _other_rows(params) + _toy_rows(params))
     write_csv(df, RESULTS / "summary.csv")
     shown = df[df["study"] != "toy"]
@@ -136,7 +174,7 @@ def run(params: dict) -> None:
                "RefineNet). `*_mnist_classifier` metrics use the pipeline's MNIST classifier and are not "
                "comparable with Inception numbers. Toy-study numbers are in summary.csv and results/claims.md.\n\n"
                + to_markdown(shown, cols))
-    board = leaderboard_rows(params)
-    table = write_paper_rows(PAPER, claims_mod.evaluate(params), board)
+    board = leaderboard_rows(params, diverged)
+    table = write_paper_rows(PAPER, claims_mod.evaluate(params, diverged), board)
     print(f"ncsn summary: {len(df)} rows, {len(table)} claims ({(table['holds'] == 'yes').sum()} hold), "
           f"{len(board)} leaderboard rows")

@@ -4,12 +4,15 @@ models/ncsn/<experiment>/ is a persistent output (DVC `persist: true`), so a kil
 Raising training.n_iters continues a finished run from its last checkpoint; a run whose checkpoints were made
 under settings that change the model or the optimisation (e.g. `dvc exp run -S ncsn.defaults.training.lr=...`) is
 moved aside to models/ncsn/<experiment>.superseded/ and training starts afresh, instead of mixing two configurations.
+A run that diverges leaves diverged.json in its folder and still writes its loss table (up to the divergence) before
+the error goes on to the CLI, which `--record-divergence` turns into exit 0 for the stages downstream.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+from pathlib import Path
 
 import torch
 
@@ -20,7 +23,9 @@ from scorerepro.papers.ncsn.experiment import experiment_settings, initial_netwo
 from scorerepro.papers.ncsn.locations import model_dir, results_dir
 from scorerepro.papers.ncsn.losses import dsm_loss
 from scorerepro.pipeline.common import load_train_images
-from scorerepro.training import TrainConfig, TrainingError, train
+from scorerepro.pipeline.divergence import write_diverged_outputs
+from scorerepro.training import NonFiniteLossError, TrainConfig, TrainingError, train
+from scorerepro.training.divergence import error_of, read_divergence
 
 
 class ImageBatches:
@@ -74,11 +79,29 @@ def _relaunch_with_torchrun(params: dict, name: str, gpus: int) -> None:
                "-m", "scorerepro.cli", "ncsn", "train", name, "--params", f.name]
         print("train: " + " ".join(cmd))
         done = subprocess.run(cmd, check=False)
+        diverged = read_divergence(model_dir(name))
+        if done.returncode != 0 and diverged is not None:
+            # The workers' divergence (torchrun exits 1 whatever their code) is this stage's: under
+            # --record-divergence it exits 0, as a single process does.
+            raise error_of(diverged)
         if done.returncode != 0:
             raise TrainingError(f"the {gpus} torchrun workers of `scorerepro ncsn train {name}` failed (exit code "
                                 f"{done.returncode}); their own messages are printed above")
     finally:
         os.unlink(f.name)
+
+
+def publish_loss_table(out: Path, name: str) -> None:
+    """The run's loss.csv, also a plot output under results/ (DVC plots; seed 000 Fig. 12). A diverged run without
+    a loss log (none flushed) gets the table naming its divergence instead."""
+    res = results_dir(name)
+    res.mkdir(parents=True, exist_ok=True)
+    diverged = read_divergence(out)
+    if diverged is not None and not (out / "loss.csv").is_file():
+        return write_diverged_outputs(diverged, [res / "fig12_loss.csv"], f"ncsn train {name}")
+    tmp = res / ".fig12_loss.csv.tmp"
+    shutil.copyfile(out / "loss.csv", tmp)
+    tmp.replace(res / "fig12_loss.csv")
 
 
 RESUMABLE_RECORD_KEYS = ("training.n_iters", "training.snapshot_freq", "training.channels_last", "training.compile",
@@ -108,14 +131,16 @@ def run(params: dict, experiment: str) -> None:
     out = model_dir(name)
     # Settings that change neither the model nor the optimisation may differ between a run and its continuation
     # (raising n_iters extends a finished run); any other change moves the old run aside and starts afresh.
-    result = train(initial_networks(exp, params["seed"])["model"], loss_fn, data, cfg, out, record, on_mismatch="move_aside",
-                   ignore_record_keys=RESUMABLE_RECORD_KEYS)
-    # The loss table is also a plot output under results/ (DVC plots; seed 000 Fig. 12).
+    try:
+        result = train(initial_networks(exp, params["seed"])["model"], loss_fn, data, cfg, out, record,
+                       on_mismatch="move_aside", ignore_record_keys=RESUMABLE_RECORD_KEYS)
+    except NonFiniteLossError:
+        # A diverged run is a result too (--record-divergence): its loss table up to the divergence is the plot
+        # output DVC expects of this stage.
+        if int(os.environ.get("RANK", 0)) == 0:
+            publish_loss_table(out, name)
+        raise
     if int(os.environ.get("RANK", 0)) != 0:
         return
-    res = results_dir(name)
-    res.mkdir(parents=True, exist_ok=True)
-    tmp = res / ".fig12_loss.csv.tmp"
-    shutil.copyfile(out / "loss.csv", tmp)
-    tmp.replace(res / "fig12_loss.csv")
+    publish_loss_table(out, name)
     print(f"train {name}: {result.step} iterations, last loss {result.last_loss}, {result.seconds:.0f} s")
