@@ -11,6 +11,8 @@ import pytest
 from scorerepro.config import load_params
 from scorerepro.papers.ae_mcmc import claims
 from scorerepro.papers.ae_mcmc.stages.chains import reconstruction
+from scorerepro.pipeline.divergence import diverged_gate, marker
+from scorerepro.training.divergence import Divergence
 
 import torch
 
@@ -119,3 +121,65 @@ def test_without_standard_errors_the_fid_rules_are_inconclusive():
             del s["fid_mnist_classifier_se"]
     rows = list(_rows(modes).values())
     assert rows[2]["holds"] == "inconclusive" and rows[5]["holds"] == "inconclusive"
+
+
+# A model whose training diverged: its chains.json holds the record in place of metrics (pipeline.divergence).
+DIVERGED = Divergence("models/ae_mcmc/vae", "loss", 3, 40, 2.2e9, 5.4e6, "the training loss is 2.2e9 at step 3")
+
+
+def _with_diverged(modes: dict, diverged: dict[str, Divergence]) -> list[dict]:
+    metrics = {n: marker(diverged[n]) if n in diverged else {"kind": MODELS[n], "modes": {"train": m}}
+               for n, m in modes.items()}
+    return claims.evaluate_claims(_params(), metrics)
+
+
+def test_a_diverged_model_makes_the_claims_it_feeds_untested_and_leaves_the_others_decided():
+    modes = _all()
+    for d in ("dvae", "daae"):
+        modes[d] = _mode(fid0=100.0, fid10=20.0)
+    sane = claims.evaluate_claims(_params(), {n: {"kind": MODELS[n], "modes": {"train": m}} for n, m in modes.items()})
+    rows = _with_diverged(modes, {"vae": DIVERGED})
+    # the encoder claim reads only the adversarial models: the same verdict, interval, gates and note
+    assert {k: v for k, v in rows[0].items() if k != "measured"} == {k: v for k, v in sane[0].items()
+                                                                      if k != "measured"}
+    assert rows[0]["holds"] == "yes" and rows[0]["measured"].startswith("vae: diverged; dvae: mean per-dim std")
+    for row in rows[1:]:
+        assert row["holds"] == "untested"
+        assert f"vae trained FAILED: {DIVERGED.text()}" in row["note"] and "beyond its bound" in row["note"]
+        assert "train longer" not in row["note"]  # advice for models that trained but did not learn
+    assert rows[1]["measured"].startswith("dvae: t=0 2.000")  # the other models' numbers, for context
+
+
+def test_claims_whose_models_all_diverged_are_untested_without_numbers():
+    modes = _all()
+    rows = _with_diverged(modes, {n: DIVERGED for n in ("aae", "daae")})
+    assert rows[0]["holds"] == "untested" and rows[0]["estimate"] is None
+    assert rows[0]["note"].count(DIVERGED.text()) == 2
+    rows = _with_diverged(modes, {n: DIVERGED for n in MODELS})
+    assert [r["holds"] for r in rows] == ["untested"] * 6
+    assert all(DIVERGED.text() in r["note"] for r in rows)
+
+
+def test_a_claim_untested_for_want_of_a_classifier_names_the_diverged_model_first():
+    modes = copy.deepcopy(_all())
+    for m in modes.values():
+        for s in (m["samples"]["0"], m["samples"]["10"], m["interpolation"]["before"], m["interpolation"]["after"]):
+            s["fid_mnist_classifier"] = None
+    rows = _with_diverged(modes, {"aae": DIVERGED})
+    for row in (rows[2], rows[4], rows[5]):
+        assert row["holds"] == "untested" and row["note"].startswith(f"aae trained FAILED: {DIVERGED.text()}")
+        assert "classifier" in row["note"] and row["gate"].startswith("aae trained FAILED")
+
+
+def test_decide_every_with_no_model_measured_is_inconclusive_with_no_interval():
+    assert claims.decide_every({}, 0.0, above=False) == ("inconclusive", "none measured", None)
+    iv = claims.normal_interval(-1.0, 0.1, 100, "normal")
+    assert claims.decide_every({"a": iv}, 0.0, above=False) == ("yes", "a", iv)
+
+
+def test_unmeasured_gates_are_those_of_the_models_without_metrics():
+    gates = {"vae": diverged_gate("vae", DIVERGED), "aae": claims.reconstruction_gate("aae", _mode())}
+    assert claims.unmeasured_gates(["vae", "aae"], {"aae": _mode()}, gates) == [gates["vae"]]
+    row = claims.untested_row("c", "s", "", "no classifier", [gates["vae"]])
+    assert row["holds"] == "untested" and row["note"] == f"{gates['vae'].text()}; no classifier"
+    assert claims.untested_row("c", "s", "", "no classifier", [])["note"] == "no classifier"

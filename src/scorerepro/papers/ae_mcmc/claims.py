@@ -7,6 +7,10 @@ image's error and at full contrast), else the claims it feeds are `untested`. Ev
 interval and reads yes/no only when the interval clears the rule's threshold, else `inconclusive`. A claim "for
 every model" is `yes` when every model's interval says yes, `no` when some model's says no, else `inconclusive`;
 the interval shown is the least certain model's.
+
+A model whose training diverged has no metrics (its chains.json carries the record, scorerepro.pipeline.divergence):
+its gate is diverged_gate, so every claim it feeds is `untested`, the note naming the divergence; those claims are
+measured on the other models, and claims it does not feed are decided as before.
 """
 
 from __future__ import annotations
@@ -16,7 +20,9 @@ import math
 
 import pandas as pd
 
+from scorerepro.papers.ae_mcmc.experiment import experiment_settings
 from scorerepro.papers.ae_mcmc.locations import results_dir
+from scorerepro.pipeline.divergence import diverged_gate, divergence_in
 from scorerepro.pipeline.evidence import (ROW_COLUMNS, Gate, Interval, claim_row, decide, difference_interval,
                                           normal_interval)
 
@@ -60,6 +66,27 @@ def least_certain(intervals: dict[str, Interval], threshold: float, above: bool)
     return min(intervals.items(), key=reach)
 
 
+def decide_every(intervals: dict[str, Interval], threshold: float, above: bool) -> tuple[str, str, Interval | None]:
+    """(the verdict for every model, the least certain one's name, its interval). With no model measured (each one
+    the claim uses diverged) it is inconclusive with no interval, which those models' failed gates make untested."""
+    if not intervals:
+        return "inconclusive", "none measured", None
+    name, iv = least_certain(intervals, threshold, above)
+    return combine([decide(v, threshold, above=above) for v in intervals.values()]), name, iv
+
+
+def untested_row(claim: str, source: str, measured: str, why: str, unmeasured: list[Gate]) -> dict:
+    """A claim left untested for `why`; the gates of the models it uses that have no metrics (they diverged) come
+    first in its note, since those models could not have been measured whatever else was there."""
+    return claim_row(claim, source, measured, "untested", "; ".join([g.text() for g in unmeasured] + [why]),
+                     gates=unmeasured)
+
+
+def unmeasured_gates(used, m: dict, gates: dict[str, Gate]) -> list[Gate]:
+    """The gates of the models in `used` that have no metrics in `m`."""
+    return [gates[n] for n in used if n not in m]
+
+
 def _fid(sample: dict) -> tuple[float | None, float]:
     se = sample.get("fid_mnist_classifier_se")
     return sample.get("fid_mnist_classifier"), float("nan") if se is None else float(se)
@@ -80,18 +107,17 @@ def mean_std_interval(enc: dict) -> Interval:
     return normal_interval(sum(stds) / len(stds), se, n, "normal, sampling SE of each dimension's std")
 
 
-def _claim_encoders(m: dict, kinds: dict, gates: list, prof: str) -> dict:
-    adv = [n for n in m if kinds[n] == "aae"]
+def _claim_encoders(m: dict, kinds: dict, gates: dict, prof: str) -> dict:
+    adv = [n for n in kinds if kinds[n] == "aae"]
     enc = {n: m[n]["encodings"] for n in m}
     measured = "; ".join(f"{n}: mean per-dim std {enc[n]['mean_std']:.3f}, FD to N(0,I) "
-                         f"{enc[n]['frechet_to_prior']:.2f}" for n in m)
+                         f"{enc[n]['frechet_to_prior']:.2f}" if n in m else f"{n}: diverged" for n in kinds)
     claim = "The AAE and DAAE encoders do not reach the prior: per-dimension std of e(x_test) below 1"
     if not adv:
         return claim_row(claim, f"{SOURCE}, Fig. 4 caption", measured, "untested", f"{prof}: no adversarial model run")
-    ivs = {n: mean_std_interval(enc[n]) for n in adv}
-    name, iv = least_certain(ivs, 1.0, above=False)
-    return claim_row(claim, f"{SOURCE}, Fig. 4 caption", measured,
-                     combine([decide(v, 1.0, above=False) for v in ivs.values()]),
+    ivs = {n: mean_std_interval(enc[n]) for n in adv if n in m}
+    holds, name, iv = decide_every(ivs, 1.0, above=False)
+    return claim_row(claim, f"{SOURCE}, Fig. 4 caption", measured, holds,
                      f"{prof}; rule: the interval of the mean per-dimension std of e(x_test) lies below 1 for every "
                      f"adversarial model ({', '.join(adv)}; shown: {name}); FD to N(0, I) of every model for context",
                      interval=iv, gates=[gates[n] for n in adv])
@@ -104,10 +130,9 @@ def _claim_convergence(m: dict, gates: dict, prof: str, t0: int, t_last: int, n_
     method = "normal, bootstrap SEs over the chains of both Frechet distances"
     ivs = {n: difference_interval(fd[n][str(t_last)], float(se[n].get(str(t_last), math.nan)), fd[n][str(t0)],
                                   float(se[n].get(str(t0), math.nan)), n_chains, method) for n in m}
-    name, iv = least_certain(ivs, 0.0, above=False)
+    holds, name, iv = decide_every(ivs, 0.0, above=False)
     return claim_row(f"The chain converges to the learned latent distribution: the Frechet distance between {{z_t}} "
-                     f"and {{e(x_test)}} shrinks from t={t0} to t={t_last}", f"{SOURCE}, Theorem 1", measured,
-                     combine([decide(v, 0.0, above=False) for v in ivs.values()]),
+                     f"and {{e(x_test)}} shrinks from t={t0} to t={t_last}", f"{SOURCE}, Theorem 1", measured, holds,
                      f"{prof}; rule: the interval of FD(t={t_last}) - FD(t={t0}) lies below 0 for every model "
                      f"(shown: {name})", interval=iv, gates=list(gates.values()))
 
@@ -117,16 +142,16 @@ def _claim_mcmc_improves(m: dict, gates: dict, prof: str, i0: int, i_last: int) 
              f"prior (t={i0})")
     s = {n: (m[n]["samples"][str(i0)], m[n]["samples"][str(i_last)]) for n in m}
     if any(_fid(a)[0] is None or _fid(b)[0] is None for a, b in s.values()):
-        return claim_row(claim, f"{SOURCE}, Fig. 4, 7", "", "untested",
-                         f"{prof}: no MNIST classifier for this dataset, and Inception FID is not run")
+        return untested_row(claim, f"{SOURCE}, Fig. 4, 7", "",
+                            f"{prof}: no MNIST classifier for this dataset, and Inception FID is not run",
+                            unmeasured_gates(gates, m, gates))
     measured = "; ".join(f"{n}: FID t={i0} {_fid(a)[0]:.2f} -> t={i_last} {_fid(b)[0]:.2f}" for n, (a, b) in s.items())
     if all(a.get("parzen_log_likelihood") is not None for a, _ in s.values()):
         measured += " | Parzen LL: " + "; ".join(f"{n} {a['parzen_log_likelihood']:.1f} -> "
                                                  f"{b['parzen_log_likelihood']:.1f}" for n, (a, b) in s.items())
     ivs = {n: fid_change(a, b) for n, (a, b) in s.items()}
-    name, iv = least_certain(ivs, 0.0, above=False)
-    return claim_row(claim, f"{SOURCE}, Fig. 4, 7", measured, combine([decide(v, 0.0, above=False)
-                                                                     for v in ivs.values()]),
+    holds, name, iv = decide_every(ivs, 0.0, above=False)
+    return claim_row(claim, f"{SOURCE}, Fig. 4, 7", measured, holds,
                      f"{prof}; rule: the interval of FID(t={i_last}) - FID(t={i0}) (MNIST classifier) lies below 0 "
                      f"for every model (shown: {name}); Parzen log-likelihood reported, not judged (the authors' "
                      f"follow-up saw it fall with MCMC)", interval=iv, gates=list(gates.values()))
@@ -141,9 +166,9 @@ def _claim_movement(m: dict, gates: dict, prof: str) -> dict:
     sp = {n: v["nearest_train_distance"] for n, v in mv.items()}
     ivs = {n: Interval(d["rho"], d.get("ci_low", -math.inf), d.get("ci_high", math.inf), d["n"],
                        "scipy pearsonr interval on the ranks (Fisher z)") for n, d in sp.items()}
-    name, iv = least_certain(ivs, 0.0, above=True)
+    holds, name, iv = decide_every(ivs, 0.0, above=True)
     return claim_row("Unrealistic samples move a lot under one MCMC step, realistic ones little",
-                     f"{SOURCE}, section 5, Fig. 4", measured, combine([decide(v, 0.0) for v in ivs.values()]),
+                     f"{SOURCE}, section 5, Fig. 4", measured, holds,
                      f"{prof}; rule: for every model, the interval of the Spearman correlation between x_0's pixel "
                      f"distance to its nearest training image and the distance x_0 -> x_1 lies above 0 (shown: "
                      f"{name})", interval=iv, gates=list(gates.values()))
@@ -152,13 +177,15 @@ def _claim_movement(m: dict, gates: dict, prof: str) -> dict:
 def _claim_denoising(m: dict, gates: dict, prof: str, i0: int, i_last: int) -> dict:
     claim = ("Denoising models' advantage shows only after MCMC: the FID gap denoising minus plain is negative at "
              f"t={i_last} and below the gap at t={i0}")
-    pairs = [(d, b) for d, b in DENOISING_PAIRS if d in m and b in m]
+    pairs = [(d, b) for d, b in DENOISING_PAIRS if d in gates and b in gates]
+    measurable = [p for p in pairs if all(n in m for n in p)]
     f = {n: {t: _fid(m[n]["samples"][str(t)]) for t in (i0, i_last)} for n in m}
-    if not pairs or any(f[n][t][0] is None for p in pairs for n in p for t in (i0, i_last)):
-        return claim_row(claim, f"{SOURCE}, section 5", "", "untested",
-                         f"{prof}: needs both models of a denoising pair and the classifier FID")
+    if not measurable or any(f[n][t][0] is None for p in measurable for n in p for t in (i0, i_last)):
+        return untested_row(claim, f"{SOURCE}, section 5", "",
+                            f"{prof}: needs both models of a denoising pair and the classifier FID",
+                            unmeasured_gates([n for p in pairs for n in p], m, gates))
     verdicts, ivs, parts = [], {}, []
-    for d, b in pairs:
+    for d, b in measurable:
         n = min(m[x]["samples"][str(t)].get("n_samples", 0) for x in (d, b) for t in (i0, i_last))
         gap = {t: difference_interval(f[d][t][0], f[d][t][1], f[b][t][0], f[b][t][1], n, FID_METHOD)
                for t in (i0, i_last)}
@@ -176,37 +203,39 @@ def _claim_denoising(m: dict, gates: dict, prof: str, i0: int, i_last: int) -> d
                      gates=[gates[n] for p in pairs for n in p])
 
 
-def _claim_interpolation(m: dict, gates: dict, prof: str) -> dict:
+def _claim_interpolation(m: dict, gates: dict, prof: str, n_steps: int) -> dict:
     ip = {n: m[n]["interpolation"] for n in m}
     if any(_fid(v["before"])[0] is None for v in ip.values()):
-        return claim_row("MCMC removes interpolation artefacts", f"{SOURCE}, Fig. 2, 5, 6, 8", "", "untested",
-                         f"{prof}: no MNIST classifier for this dataset")
-    steps = next(iter(ip.values()))["steps"]
+        return untested_row("MCMC removes interpolation artefacts", f"{SOURCE}, Fig. 2, 5, 6, 8", "",
+                            f"{prof}: no MNIST classifier for this dataset", unmeasured_gates(gates, m, gates))
+    steps = next(iter(ip.values()))["steps"] if ip else n_steps
     measured = "; ".join(f"{n}: FID {_fid(v['before'])[0]:.2f} -> {_fid(v['after'])[0]:.2f}" for n, v in ip.items())
     ivs = {n: fid_change(v["before"], v["after"]) for n, v in ip.items()}
-    name, iv = least_certain(ivs, 0.0, above=False)
+    holds, name, iv = decide_every(ivs, 0.0, above=False)
     return claim_row(f"MCMC removes interpolation artefacts: slerp points score better after {steps} steps",
-                     f"{SOURCE}, Fig. 2, 5, 6, 8", measured, combine([decide(v, 0.0, above=False)
-                                                                      for v in ivs.values()]),
+                     f"{SOURCE}, Fig. 2, 5, 6, 8", measured, holds,
                      f"{prof}; rule: the interval of the classifier FID of the interior slerp points after {steps} "
                      f"MCMC steps minus before lies below 0 for every model (shown: {name})", interval=iv,
                      gates=list(gates.values()))
 
 
 def evaluate_claims(params: dict, metrics: dict[str, dict]) -> list[dict]:
-    """metrics: {experiment: chains.json}. One row per claim."""
+    """metrics: {experiment: chains.json, or the record in its place of a model whose training diverged}. One row
+    per claim."""
     ch = params["ae_mcmc"]["chains"]
     mode, other = ch["bn_modes"][0], (ch["bn_modes"][1:] or [None])[0]
     prof = f"{params['profile']} profile, BN {mode} mode"
     t0, t_last = ch["steps"][0], ch["steps"][-1]
     i0, i_last = ch["image_steps"][0], ch["image_steps"][-1]
-    kinds = {n: v["kind"] for n, v in metrics.items()}
-    m = {n: v["modes"][mode] for n, v in metrics.items()}
-    gates = {n: reconstruction_gate(n, m[n]) for n in m}
+    diverged = {n: r for n, v in metrics.items() if (r := divergence_in(v)) is not None}
+    kinds = {n: experiment_settings(params, n)["kind"] if n in diverged else v["kind"] for n, v in metrics.items()}
+    m = {n: v["modes"][mode] for n, v in metrics.items() if n not in diverged}
+    gates = {n: diverged_gate(n, diverged[n]) if n in diverged else reconstruction_gate(n, m[n]) for n in metrics}
     rows = [_claim_encoders(m, kinds, gates, prof), _claim_convergence(m, gates, prof, t0, t_last, ch["n_samples"]),
             _claim_mcmc_improves(m, gates, prof, i0, i_last), _claim_movement(m, gates, prof),
-            _claim_denoising(m, gates, prof, i0, i_last), _claim_interpolation(m, gates, prof)]
-    if not all(g.passed for g in gates.values()):
+            _claim_denoising(m, gates, prof, i0, i_last),
+            _claim_interpolation(m, gates, prof, ch["interpolation"]["steps"])]
+    if not all(gates[n].passed for n in m):  # advice for models that trained but did not learn
         for r in rows:
             if r["holds"] == "untested":
                 r["note"] += ("; decided where every model passes its gate: train longer or wider (the quick "

@@ -20,6 +20,9 @@ Per mode:
   confidence);
 * interpolation (claim 6): slerp between encodings of pairs of test images, the interior points decoded before
   and after `interpolation.steps` chain steps, scored the same way.
+
+A model whose training diverged (models/ae_mcmc/<experiment>/diverged.json) is not sampled: both outputs then carry
+its record (scorerepro.pipeline.divergence), which the figures and the summary read.
 """
 
 from __future__ import annotations
@@ -37,10 +40,11 @@ from scorerepro.metrics.parzen import parzen_with_validation
 from scorerepro.papers.ae_mcmc.autoencoders import corrupt, encode
 from scorerepro.papers.ae_mcmc.chain import run_chain, sampling_mode, slerp
 from scorerepro.papers.ae_mcmc.experiment import load_trained
-from scorerepro.papers.ae_mcmc.locations import results_dir, samples_dir
+from scorerepro.papers.ae_mcmc.locations import model_dir, results_dir, samples_dir
 from scorerepro.papers.ae_mcmc.measures import (frechet_to_prior, latent_frechet, movement, nearest_train_distance,
                                                 per_dim_std, spearman)
 from scorerepro.pipeline.common import load_train_images, resolve_device, to_uint8
+from scorerepro.pipeline.divergence import upstream_divergence, write_diverged_outputs
 from scorerepro.pipeline.paths import processed_dir
 from scorerepro.pipeline.scoring import has_classifier, score
 
@@ -176,6 +180,11 @@ def run_mode(exp: dict, nets: dict, chains: dict, params: dict, mode: str, test:
 
 
 def run(params: dict, experiment: str) -> None:
+    diverged = upstream_divergence(model_dir(experiment))
+    if diverged is not None:
+        write_diverged_outputs(diverged, [samples_dir(experiment) / "chains.pt", results_dir(experiment) / "chains.json"],
+                               f"ae_mcmc chains {experiment}")
+        return
     device = resolve_device(params)
     exp, nets = load_trained(params, experiment, device)
     chains = params["ae_mcmc"]["chains"]

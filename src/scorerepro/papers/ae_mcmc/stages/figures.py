@@ -1,7 +1,11 @@
 """Stage `ae_mcmc figures`: results/ae_mcmc/fig4_samples.png (samples at every image step for the four models,
 batch norm in train mode, paper Fig. 4/7), fig2_interpolation.png (slerp rows before and after MCMC, Fig. 2/5/6/8),
 chain_measures.png (latent Frechet distance to the test encodings, and classifier FID, against t, both
-batch-norm modes)."""
+batch-norm modes).
+
+A model whose training diverged (its chains.json carries the record, scorerepro.pipeline.divergence) keeps its row
+in the sample figures, saying so in words, and is named above the curves it has none in; the others are drawn as
+usual."""
 
 from __future__ import annotations
 
@@ -15,7 +19,10 @@ import torch  # noqa: E402
 
 from scorerepro.core.fileio import save_figure  # noqa: E402
 from scorerepro.papers.ae_mcmc.locations import RESULTS, results_dir, samples_dir  # noqa: E402
+from scorerepro.pipeline.divergence import upstream_divergence  # noqa: E402
 from scorerepro.plots.grid import image_grid  # noqa: E402
+from scorerepro.plots.images import fit_title  # noqa: E402
+from scorerepro.training.divergence import Divergence  # noqa: E402
 
 
 def _show(ax, images: torch.Tensor, nrow: int, title: str) -> None:
@@ -25,27 +32,43 @@ def _show(ax, images: torch.Tensor, nrow: int, title: str) -> None:
     ax.axis("off")
 
 
+def _say_diverged(axes_row, name: str, record: Divergence, width_in: float) -> None:
+    """A model's row of panels, with no images to show: its divergence in words across the row."""
+    for ax in axes_row:
+        ax.axis("off")
+    axes_row[0].text(0.0, 0.5, fit_title(f"{name.upper()}: not drawn, {record.text()}", width_in, 8, max_lines=6),
+                     transform=axes_row[0].transAxes, ha="left", va="center", fontsize=8)
+
+
 def run(params: dict) -> None:
     names = list(params["ae_mcmc"]["experiments"])
     ch = params["ae_mcmc"]["chains"]
     mode = ch["bn_modes"][0]
-    shown = {n: torch.load(samples_dir(n) / "chains.pt", weights_only=True) for n in names}
     metrics = {n: json.loads((results_dir(n) / "chains.json").read_text()) for n in names}
+    diverged = {n: r for n in names if (r := upstream_divergence(metrics[n])) is not None}
+    drawn = [n for n in names if n not in diverged]
+    shown = {n: torch.load(samples_dir(n) / "chains.pt", weights_only=True) for n in drawn}
     steps = ch["image_steps"]
 
     fig, axes = plt.subplots(len(names), len(steps), figsize=(2.2 * len(steps), 2.4 * len(names)), squeeze=False)
     for i, n in enumerate(names):
+        if n in diverged:
+            _say_diverged(axes[i], n, diverged[n], 2.2 * len(steps))
+            continue
         for j, t in enumerate(steps):
             score = metrics[n]["modes"][mode]["samples"].get(str(t), {}).get("fid_mnist_classifier")
             _show(axes[i, j], shown[n][mode]["samples"][t][:16], 4,
                   f"{n.upper()}  t = {t}" + (f"\nFID {score:.0f}" if score is not None else ""))
     fig.suptitle(f"Samples decoded from the prior (t = 0) and after t MCMC steps (batch norm: {mode} mode)"
-                 + _floor_text(metrics[names[0]]["modes"][mode]["samples"]), fontsize=9)
+                 + (_floor_text(metrics[drawn[0]]["modes"][mode]["samples"]) if drawn else ""), fontsize=9)
     save_figure(RESULTS / "fig4_samples.png", fig, dpi=120)
     plt.close(fig)
 
     fig, axes = plt.subplots(len(names), 2, figsize=(8, 1.6 * len(names)), squeeze=False)
     for i, n in enumerate(names):
+        if n in diverged:
+            _say_diverged(axes[i], n, diverged[n], 8)
+            continue
         ip = shown[n][mode]["interpolation"]
         k = ip["points_per_pair"]
         for j, key in enumerate(("before", "after")):
@@ -54,7 +77,7 @@ def run(params: dict) -> None:
     save_figure(RESULTS / "fig2_interpolation.png", fig, dpi=120)
     plt.close(fig)
 
-    _chain_measures(names, ch["bn_modes"], metrics, RESULTS / "chain_measures.png")
+    _chain_measures(names, ch["bn_modes"], metrics, diverged, RESULTS / "chain_measures.png")
     print("ae_mcmc figures written to results/ae_mcmc/")
 
 
@@ -67,12 +90,17 @@ def _floor_text(samples: dict) -> str:
     return ""
 
 
-def _chain_measures(names: list[str], bn_modes: list[str], metrics: dict, path) -> None:
+def _chain_measures(names: list[str], bn_modes: list[str], metrics: dict, diverged: dict[str, Divergence],
+                    path) -> None:
     """Both measures against t on the same symlog t axis (t = 0 is the prior, then 1, 5, 10, ...); one legend below
-    both panels: colour is the model, line style the batch-norm mode."""
+    both panels: colour is the model, line style the batch-norm mode. A diverged model has no curve; the figure's
+    title names it and its divergence."""
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.4), layout="constrained", sharex=True)
     colours = dict(zip(names, plt.rcParams["axes.prop_cycle"].by_key()["color"]))
-    for n in names:
+    if diverged:
+        fig.suptitle(fit_title("Not drawn: " + "; ".join(f"{n.upper()}: {r.text()}" for n, r in diverged.items()),
+                               10, 8, max_lines=8), fontsize=8)
+    for n in [n for n in names if n not in diverged]:
         for m, style in zip(bn_modes, ("-", "--")):
             d = metrics[n]["modes"][m]["latent_frechet_to_encodings"]
             axes[0].plot([int(t) for t in d], list(d.values()), style, marker="o", color=colours[n],

@@ -1,7 +1,11 @@
 """Stage `ae_mcmc summary`: results/ae_mcmc/summary.csv (+ .md: every measured number per model, batch-norm mode
 and step), this paper's rows of the cross-paper claims table (results/ae_mcmc/claims.csv) and leaderboard
 (results/ae_mcmc/leaderboard.csv: each model's samples at the first and last image step, BN in the first mode,
-scored by pipeline.scoring.score in the chains stage)."""
+scored by pipeline.scoring.score in the chains stage).
+
+A model whose training diverged (its chains.json carries the record, scorerepro.pipeline.divergence) has one
+summary row naming the divergence (measure `diverged`, its text in a `note` column) and a line in summary.md; its
+leaderboard rows stay, unscored, the divergence in their `setting`; the claims it feeds are untested (claims.py)."""
 
 from __future__ import annotations
 
@@ -11,14 +15,31 @@ from scorerepro.core.fileio import write_text
 from scorerepro.papers.ae_mcmc.claims import evaluate, load_chain_metrics
 from scorerepro.papers.ae_mcmc.experiment import experiment_settings
 from scorerepro.papers.ae_mcmc.locations import PAPER, RESULTS, results_dir
+from scorerepro.pipeline.divergence import upstream_divergence
 from scorerepro.pipeline.tables import score_columns, to_markdown, write_csv, write_paper_rows
+from scorerepro.training.divergence import Divergence
 
 LABEL = {("vae", False): "VAE", ("vae", True): "DVAE", ("aae", False): "AAE", ("aae", True): "DAAE"}
 
 
-def _summary_rows(params: dict, metrics: dict) -> list[dict]:
+def _label(params: dict, name: str) -> str:
+    exp = experiment_settings(params, name)
+    return LABEL[(exp["kind"], exp["denoising"])]
+
+
+def _diverged_row(params: dict, name: str, record: Divergence) -> dict:
+    """A diverged model's one summary row: no value, the divergence in words."""
+    return {"experiment": name, "model": _label(params, name), "bn_mode": None,
+            "dataset": experiment_settings(params, name)["dataset"], "profile": params["profile"], "t": None,
+            "measure": "diverged", "value": None, "note": record.text()}
+
+
+def _summary_rows(params: dict, metrics: dict, diverged: dict[str, Divergence]) -> list[dict]:
     rows = []
     for name, m in metrics.items():
+        if name in diverged:
+            rows.append(_diverged_row(params, name, diverged[name]))
+            continue
         for mode, v in m["modes"].items():
             base = {"experiment": name, "model": LABEL[(m["kind"], m["denoising"])], "bn_mode": mode,
                     "dataset": m["dataset"], "profile": params["profile"]}
@@ -43,21 +64,25 @@ def _summary_rows(params: dict, metrics: dict) -> list[dict]:
     return rows
 
 
-def leaderboard_rows(params: dict, metrics: dict) -> pd.DataFrame:
+def leaderboard_rows(params: dict, metrics: dict, diverged: dict[str, Divergence] | None = None) -> pd.DataFrame:
+    """Two rows per model; a diverged model's (in `diverged`) have no scores and say why in `setting`."""
     ch = params["ae_mcmc"]["chains"]
     mode = ch["bn_modes"][0]
+    diverged = diverged or {}
     rows = []
     for name, m in metrics.items():
         exp = experiment_settings(params, name)
+        measured = exp if name in diverged else m  # a diverged model's chains.json holds only the record
         for t in (ch["image_steps"][0], ch["image_steps"][-1]):
-            s = m["modes"][mode]["samples"][str(t)]
+            s = {} if name in diverged else m["modes"][mode]["samples"][str(t)]
             rows.append({
-                "paper": PAPER, "model": f"{LABEL[(m['kind'], m['denoising'])]} t={t}", "experiment": name,
-                "dataset": m["dataset"],
+                "paper": PAPER, "model": f"{LABEL[(measured['kind'], measured['denoising'])]} t={t}",
+                "experiment": name, "dataset": measured["dataset"],
                 "setting": (f"latent {exp['model']['latent_dim']}, nf {exp['model']['nf']}, "
                             f"{exp['training']['epochs']} epochs; " + ("decoded from the prior" if t == 0 else
                             f"{t} MCMC steps") + f"; BN {mode} mode, batches of {ch['batch_size']}"
-                            + (f"; corruption variance {exp['corruption_variance']:g}" if exp["denoising"] else "")),
+                            + (f"; corruption variance {exp['corruption_variance']:g}" if exp["denoising"] else "")
+                            + (f"; not scored: {diverged[name].text()}" if name in diverged else "")),
                 **score_columns(s), "parzen_log_likelihood": s.get("parzen_log_likelihood"),
                 "reported_fid_inception": None, "reported_is_inception_mean": None,  # the paper reports no numbers
                 "reported_by": None, "profile": params["profile"],
@@ -68,9 +93,10 @@ def leaderboard_rows(params: dict, metrics: dict) -> pd.DataFrame:
 
 def run(params: dict) -> None:
     metrics = load_chain_metrics(params)
-    df = pd.DataFrame(_summary_rows(params, metrics))
+    diverged = {n: r for n, m in metrics.items() if (r := upstream_divergence(m)) is not None}
+    df = pd.DataFrame(_summary_rows(params, metrics, diverged))
     write_csv(df, RESULTS / "summary.csv")
-    board = leaderboard_rows(params, metrics)
+    board = leaderboard_rows(params, metrics, diverged)
     table = write_paper_rows(PAPER, evaluate(params), board)
     key = df[df["measure"].isin(["latent_frechet_to_encodings", "samples.fid_mnist_classifier",
                                  "samples.parzen_log_likelihood"])]
@@ -80,7 +106,16 @@ def run(params: dict) -> None:
                f"# Creswell et al. 2017, MCMC sampling from generative autoencoders ({params['profile']} profile)\n\n"
                "The paper reports no numbers (figures only); every number here is measured. Columns are chain "
                "steps t (t = 0: decoded from the prior). Claims and verdicts: claims.csv. All numbers: "
-               "summary.csv.\n\n" + to_markdown(wide, list(wide.columns)) + "\n\n## Claims\n\n"
+               "summary.csv.\n\n" + to_markdown(wide, list(wide.columns)) + "\n\n" + _diverged_text(params, diverged)
+               + "## Claims\n\n"
                + to_markdown(table, ["claim", "measured", "holds"]) + "\n")
     print(f"ae_mcmc summary: {len(df)} numbers, {len(table)} claims ({(table['holds'] == 'yes').sum()} hold), "
           f"{len(board)} leaderboard rows")
+
+
+def _diverged_text(params: dict, diverged: dict[str, Divergence]) -> str:
+    """summary.md's section on the models not measured because their training diverged ("" when none did)."""
+    if not diverged:
+        return ""
+    return "## Diverged\n\n" + "".join(f"- {_label(params, n)}: not measured, {r.text()}.\n"
+                                         for n, r in diverged.items()) + "\n"

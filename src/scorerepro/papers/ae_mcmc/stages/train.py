@@ -3,6 +3,9 @@ scorerepro.training; resumes from its last checkpoint (models/ae_mcmc/<experimen
 
 The number of updates is epochs x (training images // batch_size) (every batch full). A run whose checkpoints were
 made under other settings is moved aside to models/ae_mcmc/<experiment>.superseded/ and training starts afresh.
+
+A run that diverges (scorerepro.training.divergence) still publishes its loss log, up to the diverged step, as
+results/ae_mcmc/<experiment>/loss.csv (an output dvc.yaml declares), then raises the error again.
 """
 
 from __future__ import annotations
@@ -17,7 +20,10 @@ from scorerepro.papers.ae_mcmc.autoencoders import make_step_fn
 from scorerepro.papers.ae_mcmc.experiment import experiment_settings, initial_networks
 from scorerepro.papers.ae_mcmc.locations import model_dir, results_dir
 from scorerepro.pipeline.common import load_train_images
+from scorerepro.pipeline.divergence import write_diverged_outputs
 from scorerepro.training import LoopConfig, OptimizerSpec, train_loop
+from scorerepro.training.divergence import read_divergence
+from scorerepro.training.train_errors import NonFiniteLossError
 
 RESUMABLE_RECORD_KEYS = ("training.epochs", "training.snapshot_freq")
 
@@ -63,13 +69,33 @@ def run(params: dict, experiment: str) -> None:
               "seed": params["seed"]}
     step_fn = make_step_fn(exp["kind"], exp["denoising"], exp["corruption_variance"])
     out = model_dir(experiment)
-    result = train_loop(initial_networks(exp, params["seed"]), optimizers(exp["kind"], t), step_fn,
-                        ImageBatches(images, t["batch_size"], params["seed"]), cfg, out, record,
-                        on_mismatch="move_aside", ignore_record_keys=RESUMABLE_RECORD_KEYS)
+    try:
+        result = train_loop(initial_networks(exp, params["seed"]), optimizers(exp["kind"], t), step_fn,
+                            ImageBatches(images, t["batch_size"], params["seed"]), cfg, out, record,
+                            on_mismatch="move_aside", ignore_record_keys=RESUMABLE_RECORD_KEYS)
+    except NonFiniteLossError:
+        publish_diverged_loss_log(experiment)
+        raise
+    publish_loss_log(experiment)
+    print(f"ae_mcmc train {experiment}: {result.step} updates ({t['epochs']} epochs), last losses "
+          f"{result.last_losses}, {result.seconds:.0f} s on {resolve_device(params['device'])}")
+
+
+def publish_loss_log(experiment: str) -> None:
+    """The run folder's loss.csv copied to results/ae_mcmc/<experiment>/loss.csv (atomically)."""
     res = results_dir(experiment)
     res.mkdir(parents=True, exist_ok=True)
     tmp = res / ".loss.csv.tmp"
-    shutil.copyfile(out / "loss.csv", tmp)
+    shutil.copyfile(model_dir(experiment) / "loss.csv", tmp)
     tmp.replace(res / "loss.csv")
-    print(f"ae_mcmc train {experiment}: {result.step} updates ({t['epochs']} epochs), last losses "
-          f"{result.last_losses}, {result.seconds:.0f} s on {resolve_device(params['device'])}")
+
+
+def publish_diverged_loss_log(experiment: str) -> None:
+    """A diverged run's loss log, its last row the diverged step's; where the run folder holds none (a run that
+    diverged before its first log), the CSV names the divergence instead."""
+    if (model_dir(experiment) / "loss.csv").is_file():
+        publish_loss_log(experiment)
+        return
+    record = read_divergence(model_dir(experiment))
+    if record is not None:
+        write_diverged_outputs(record, [results_dir(experiment) / "loss.csv"], f"ae_mcmc train {experiment}")
