@@ -5,6 +5,10 @@ within the variance head's range, fitted to the training images), by a paired t 
 
 Table 4's comparisons are paired differences of two sweep cells' bounds on the same test points, with a t interval
 over those points; a verdict is `yes`/`no` only when the interval excludes zero, else `inconclusive`.
+
+A model whose training diverged measured nothing: each claim it feeds is `untested`, its gate and note naming the
+divergence (the main model: metrics.json holds the record; a sweep cell: its rows of table4.csv do). Each sweep claim
+reads the cells its predicate in SWEEP_CLAIMS selects, besides every infused cell (rate > 0) through the sweep gate.
 """
 
 from __future__ import annotations
@@ -16,7 +20,10 @@ import numpy as np
 import pandas as pd
 
 from scorerepro.papers.infusion import reported as R
+from scorerepro.papers.infusion.diverged_cells import DIVERGED, cell_label, divergences, trained
+from scorerepro.pipeline.divergence import diverged_gate, divergence_in
 from scorerepro.pipeline.evidence import ROW_COLUMNS, Gate, Interval, claim_row, decide, mean_interval
+from scorerepro.training.divergence import Divergence
 
 NOT_LIKE_FOR_LIKE = ("not like for like: the paper's number is {paper_data}; ours is {ours}, so the two are printed "
                      "side by side and not compared")
@@ -24,6 +31,9 @@ GATE = "bound beats the best x-independent output"
 GATE_RULE = ("the t interval over test points of (test lower bound - log-likelihood of the best x-independent "
              "output) lies above 0")
 PAIRED = "t interval over test points of the paired difference"
+INFUSION_VS_NONE = ("infusion (the best omega > 0) beats no infusion (omega = 0) at the same T", "Table 4")
+INCREASING_VS_CONSTANT = ("an increasing infusion schedule beats a constant one", "section 4.2, appendix A.1")
+BEST_OMEGA_FALLS = ("the best infusion rate omega falls as the number of steps T grows", "Table 4, Fig. 6")
 
 
 def paired_interval(a, b) -> Interval:
@@ -85,7 +95,7 @@ def _per_T_text(per_T: dict[int, Interval], what: dict[int, str]) -> str:
 
 def infusion_vs_none(table: pd.DataFrame, points: pd.DataFrame, gate: Gate, data: str) -> dict:
     """Table 4: at each T, the best omega > 0 beats omega = 0 (no infusion) of the same T."""
-    claim, source = "infusion (the best omega > 0) beats no infusion (omega = 0) at the same T", "Table 4"
+    claim, source = INFUSION_VS_NONE
     per_T, what = {}, {}
     for T in sorted(int(t) for t in table["n_steps"].unique() if t > 1):
         best = _best(table, T, "increasing")
@@ -104,7 +114,7 @@ def infusion_vs_none(table: pd.DataFrame, points: pd.DataFrame, gate: Gate, data
 
 
 def increasing_vs_constant(table: pd.DataFrame, points: pd.DataFrame, gate: Gate, data: str) -> dict:
-    claim, source = "an increasing infusion schedule beats a constant one", "section 4.2, appendix A.1"
+    claim, source = INCREASING_VS_CONSTANT
     per_T, what = {}, {}
     for T in sorted(int(t) for t in table["n_steps"].unique() if t > 1):
         inc, con = _best(table, T, "increasing"), _best(table, T, "constant")
@@ -131,7 +141,7 @@ def plausible_best(table: pd.DataFrame, points: pd.DataFrame, T: int) -> set[flo
 
 
 def best_omega_falls(table: pd.DataFrame, points: pd.DataFrame, gate: Gate, data: str) -> dict:
-    claim, source = "the best infusion rate omega falls as the number of steps T grows", "Table 4, Fig. 6"
+    claim, source = BEST_OMEGA_FALLS
     Ts = sorted(int(T) for T in table[(table["schedule"] == "increasing") & (table["rate"] > 0)]["n_steps"].unique())
     if len(Ts) < 2:
         return claim_row(claim, source, "", "untested", "needs omegas > 0 at two T > 1 in infusion.sweep")
@@ -159,13 +169,34 @@ def best_omega_falls(table: pd.DataFrame, points: pd.DataFrame, gate: Gate, data
         f"T=5 0.1, T=10 0.02, T=15 0.01", interval=shown, gates=[gate])
 
 
+# Each sweep claim, its (claim, source) and the cells it reads besides the infused ones the sweep gate reads.
+SWEEP_CLAIMS = [
+    (infusion_vs_none, INFUSION_VS_NONE, lambda c: c["schedule"] == "increasing" and c["n_steps"] > 1),
+    (best_omega_falls, BEST_OMEGA_FALLS, lambda c: c["schedule"] == "increasing" and c["rate"] > 0),
+    (increasing_vs_constant, INCREASING_VS_CONSTANT, lambda c: c["n_steps"] > 1 and c["rate"] > 0),
+]
+
+
 def sweep_claims(table: pd.DataFrame, points: pd.DataFrame) -> list[dict]:
     data = (f"{table['dataset'].iloc[0]}, reduced sweep ({int(table['hidden'].iloc[0])} units x "
             f"{int(table['layers'].iloc[0])}, {int(table['n_iters'].iloc[0])} iterations, "
             f"{int(table['n_test'].iloc[0])} test points, k={int(table['k'].iloc[0])})")
+    diverged = divergences(table)
+    table, points = trained(table), trained(points)
     gate = sweep_gate(table, points)
-    return [infusion_vs_none(table, points, gate, data), best_omega_falls(table, points, gate, data),
-            increasing_vs_constant(table, points, gate, data)]
+    rows = []
+    for claim_of, (claim, source), reads in SWEEP_CLAIMS:
+        failed = [diverged_gate(cell_label(cell), record) for cell, record in diverged
+                  if reads(cell) or cell["rate"] > 0]
+        rows.append(untested_by(claim, source, failed) if failed else claim_of(table, points, gate, data))
+    return rows
+
+
+def untested_by(claim: str, source: str, failed: list[Gate]) -> dict:
+    """The row of a claim a diverged model feeds: nothing measured, its note naming each divergence (claim_row
+    names a failed gate only in a row it would otherwise decide)."""
+    return claim_row(claim, source, "", "untested", "not measured: " + "; ".join(g.text() for g in failed),
+                     gates=failed)
 
 
 # --------------------------------------------------------------------------------------------- the main model
@@ -173,7 +204,22 @@ def main_gate(m: dict) -> Gate:
     return learned_gate(m["test_points"]["lower_bound"], m["test_points"]["best_independent"], "main model")
 
 
+# (metrics.json key, claim, the paper's number) of each Table 2 claim of the main model
+TABLE2_CLAIMS = [
+    ("lower_bound_test", "MNIST test lower bound 1350.598 +- 0.079", R.LB_TEST),
+    ("is_estimate_test", "MNIST test IS estimate 1836.27 +- 0.551", R.IS_TEST),
+    ("lower_bound_train", "MNIST train lower bound 1230.305 +- 0.532", R.LB_TRAIN),
+    ("is_estimate_train", "MNIST train IS estimate 1837.560 +- 1.074", R.IS_TRAIN),
+    ("isotropic_is_estimate_test", "isotropic output: MNIST test IS estimate 413.297 +- 0.460", R.ISOTROPIC_IS_TEST),
+]
+PARZEN_CLAIM = ("Parzen log-likelihood on MNIST test 312 +- 1.7 (10,000 samples, sigma 0.17)", "Table 1")
+MAIN_MODEL = "main model"
+
+
 def model_claims(m: dict) -> list[dict]:
+    record = divergence_in(m)
+    if record is not None:
+        return diverged_model_claims(record)
     ours = (f"{m['dataset']} (the 5,000 embedded digits' splits), {m['setting']}, k={m['k']} chains, "
             f"{m['n_test']} test / {m['n_train']} train points")
     nl = NOT_LIKE_FOR_LIKE.format(paper_data=R.PAPER_DATA, ours=ours)
@@ -183,49 +229,70 @@ def model_claims(m: dict) -> list[dict]:
         return f"{m[key]['mean']:.2f} +- {m[key]['std']:.2f} ({m[key]['repetitions']} repetitions)"
 
     rows = []
-    for key, claim, paper in [
-        ("lower_bound_test", "MNIST test lower bound 1350.598 +- 0.079", R.LB_TEST),
-        ("is_estimate_test", "MNIST test IS estimate 1836.27 +- 0.551", R.IS_TEST),
-        ("lower_bound_train", "MNIST train lower bound 1230.305 +- 0.532", R.LB_TRAIN),
-        ("is_estimate_train", "MNIST train IS estimate 1837.560 +- 1.074", R.IS_TRAIN),
-        ("isotropic_is_estimate_test", "isotropic output: MNIST test IS estimate 413.297 +- 0.460",
-         R.ISOTROPIC_IS_TEST),
-    ]:
+    for key, claim, paper in TABLE2_CLAIMS:
         extra = (f"; ours is an evaluation-time isotropic variant (scalar variance {m['isotropic_variance']:.4g} "
                  f"fitted on training chains), the paper's a model with isotropic output") if "isotropic" in key else ""
         rows.append(claim_row(claim, "Table 2", f"ours: {ms(key)}; paper: {paper[0]} +- {paper[1]}", "untested",
                               nl + extra + f"; the paper used k = 20,000 chains, we {m['k']}", gates=[gate]))
     pv, pf = m["parzen_validation_sigma"], m["parzen_fixed_sigma"]
     rows.append(claim_row(
-        "Parzen log-likelihood on MNIST test 312 +- 1.7 (10,000 samples, sigma 0.17)", "Table 1",
+        *PARZEN_CLAIM,
         f"ours: sigma chosen on {pv['n_validation']} held-out validation images ({pv['sigma']:.3f}): {pv['mean']:.1f} "
         f"+- {pv['stderr']:.1f}; fixed sigma {pf['sigma']:g} (the paper's): {pf['mean']:.1f} +- {pf['stderr']:.1f}; "
         f"{pv['n_samples']} samples, {pv['n_test']} test points; paper: {R.PARZEN_TEST[0]} +- {R.PARZEN_TEST[1]}",
         "untested", nl, gates=[gate]))
-    rows.append(claim_row("CIFAR-10 Inception score 4.62 +- 0.06 of 50,000 samples", "Table 3", "", "untested",
-                          "needs CIFAR-10 (no offline copy), a GPU to train the Salimans et al. generator, and the "
-                          "Inception network's logits (the offline FID Inception has none); the paper_cifar10 "
-                          "profile holds the settings"))
+    rows.append(cifar_claim())
     return rows
+
+
+def diverged_model_claims(record: Divergence) -> list[dict]:
+    """The main model's claims when its training diverged: those measured on it untested, naming the divergence;
+    the CIFAR-10 claim, which needs no model of ours, as always."""
+    failed = [diverged_gate(MAIN_MODEL, record)]
+    return ([untested_by(claim, "Table 2", failed) for _, claim, _ in TABLE2_CLAIMS]
+            + [untested_by(*PARZEN_CLAIM, failed), cifar_claim()])
+
+
+def cifar_claim() -> dict:
+    return claim_row("CIFAR-10 Inception score 4.62 +- 0.06 of 50,000 samples", "Table 3", "", "untested",
+                     "needs CIFAR-10 (no offline copy), a GPU to train the Salimans et al. generator, and the "
+                     "Inception network's logits (the offline FID Inception has none); the paper_cifar10 "
+                     "profile holds the settings")
 
 
 def context_lines(m: dict, table: pd.DataFrame) -> list[str]:
     """Facts for summary.md that are not claims: they hold for any model, or the paper never states them."""
+    record = divergence_in(m)
+    main = [f"- The main model measured nothing: {record.text()}."] if record is not None else _main_model_lines(m)
+    return main + [_no_infusion_line(table)]
+
+
+def _main_model_lines(m: dict) -> list[str]:
     lb, is_ = m["lower_bound_test"]["mean"], m["is_estimate_test"]["mean"]
-    zero = table[(table["schedule"] == "increasing") & (table["rate"] == 0)].sort_values("n_steps")
     return [
         f"- The IS estimate ({is_:.1f}) is at least the lower bound ({lb:.1f}) on the test points: Jensen's "
         f"inequality for the same chains, true of any model, so it is context and not a claim.",
         f"- The main model's bound and IS estimate beside the factorial prior p(0) (fitted on u/256 as the released "
         f"code does): bound {lb:.1f}, IS {is_:.1f}, prior {m['factorial_prior_log_likelihood_test']:.1f}; the best "
         f"x-independent output scores {np.mean(m['test_points']['best_independent']):.1f} on the same points.",
-        "- No infusion (omega = 0), by T: " + ", ".join(f"T={int(r.n_steps)}: {r.test_lower_bound:.1f}"
-                                                        for r in zero.itertuples())
-        + f" (best x-independent output {table['best_independent_log_likelihood'].iloc[0]:.1f}, prior "
-          f"{table['factorial_prior_log_likelihood'].iloc[0]:.1f}). The paper reports ~824 at every T; it does not "
-          f"say omega = 0 equals the prior, and with omega = 0 the last step sees only the model's own chain, so it "
-          f"can at best learn an x-independent output: no claim is made of it.",
     ]
+
+
+def _no_infusion_line(table: pd.DataFrame) -> str:
+    zero = table[(table["schedule"] == "increasing") & (table["rate"] == 0)].sort_values("n_steps")
+    priors = trained(table)["factorial_prior_log_likelihood"]
+    prior = f"{priors.iloc[0]:.1f}" if len(priors) else "not measured (every cell diverged)"
+    return ("- No infusion (omega = 0), by T: " + ", ".join(f"T={int(r.n_steps)}: {_bound_text(r)}"
+                                                           for r in zero.itertuples())
+            + f" (best x-independent output {table['best_independent_log_likelihood'].iloc[0]:.1f}, prior "
+              f"{prior}). The paper reports ~824 at every T; it does not "
+              f"say omega = 0 equals the prior, and with omega = 0 the last step sees only the model's own chain, so it "
+              f"can at best learn an x-independent output: no claim is made of it.")
+
+
+def _bound_text(row) -> str:
+    """A cell's test lower bound as summary.md prints it; a cell whose training diverged says so."""
+    return "diverged" if isinstance(getattr(row, DIVERGED, None), str) else f"{row.test_lower_bound:.1f}"
 
 
 def evaluate(params: dict, results: Path | None = None) -> pd.DataFrame:

@@ -13,7 +13,9 @@
 - MNIST-classifier FID / IS (and Inception FID where eval.inception) of the samples, by scorerepro.pipeline.scoring.
 - Figures: the model's sampling chain (Fig. 1), infusion chains (Fig. 2), samples with their nearest training image
   (Fig. 4), more sampling steps than training steps, inpainting with the top half clamped (Fig. 5).
-Writes results/infusion/metrics.json, results/infusion/figures/ and samples/infusion/main/samples.pt.
+Writes results/infusion/metrics.json, results/infusion/figures/ and samples/infusion/main/samples.pt. When the main
+model's training diverged, each of them says so instead (metrics.json: the record, with the model's dataset and
+setting for its leaderboard row; the folders: diverged.json).
 """
 
 from __future__ import annotations
@@ -36,9 +38,13 @@ from scorerepro.papers.infusion.experiment import describe, experiment_settings,
 from scorerepro.papers.infusion.locations import MAIN, RESULTS, model_dir, samples_dir  # noqa: E402
 from scorerepro.papers.infusion.training import load_trained  # noqa: E402
 from scorerepro.pipeline.common import resolve_device, to_uint8  # noqa: E402
+from scorerepro.pipeline.divergence import marker, upstream_divergence, write_diverged_outputs  # noqa: E402
 from scorerepro.pipeline.scoring import score  # noqa: E402
 from scorerepro.plots.images import fit_title  # noqa: E402
 from scorerepro.plots.labels import score_caption  # noqa: E402
+from scorerepro.training.divergence import Divergence  # noqa: E402
+
+STAGE = "infusion evaluate"
 
 
 def _gen(seed: int, stream: str) -> torch.Generator:
@@ -76,6 +82,10 @@ def _figure(images: torch.Tensor, side: int, nrow: int, title: str, path, captio
 def run(params: dict) -> None:
     inf = params["infusion"]
     block, ev = experiment_settings(params), inf["eval"]
+    record = upstream_divergence(model_dir(MAIN))
+    if record is not None:
+        write_diverged(record, block)
+        return
     seed = params["seed"]
     device = resolve_device(params)
     n_val = ev["parzen_validation"]
@@ -166,6 +176,13 @@ def run(params: dict) -> None:
     print(f"infusion evaluate: lower bound {metrics['lower_bound_test']['mean']:.1f}, IS "
           f"{metrics['is_estimate_test']['mean']:.1f}, Parzen {chosen.mean:.1f} (sigma {chosen.sigma:.3f}, "
           f"validation) / {fixed.mean:.1f} (sigma {fixed.sigma:g}, fixed)")
+
+
+def write_diverged(record: Divergence, block: dict) -> None:
+    """Every output saying the main model diverged. metrics.json keeps the dataset and setting: the summary's
+    leaderboard row stays, under that dataset, with empty scores."""
+    write_json(RESULTS / "metrics.json", {**marker(record), "dataset": block["dataset"], "setting": describe(block)})
+    write_diverged_outputs(record, [samples_dir(), RESULTS / "figures"], STAGE)
 
 
 def figures(model, schedule, ivar, train_u8, test_u8, ev, side, seed, caption: str | None = None) -> None:

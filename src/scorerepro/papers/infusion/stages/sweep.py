@@ -5,17 +5,22 @@ under models/infusion/sweep/<cell>/ (resumable; a finished cell is not retrained
 the folder complete). Every cell is scored on the same dequantised test points, so two cells' bounds can be compared
 point by point: results/infusion/table4_points.csv holds each cell's bound per test point beside the best
 x-independent output's log-likelihood of that point. Writes results/infusion/table4.csv, table4_points.csv and
-table4_heatmap.png."""
+table4_heatmap.png. A cell whose training diverges does not stop the sweep: its run folder keeps the record
+(diverged.json), its rows have empty bounds and name the divergence (columns DIVERGED and DIVERGENCE_RECORD, present
+only when a cell diverged), and the heatmap hatches it."""
 
 from __future__ import annotations
 
+import json
 import math
+import warnings
 
 import matplotlib
 
 matplotlib.use("Agg")
 from matplotlib.cm import ScalarMappable  # noqa: E402
 from matplotlib.colors import SymLogNorm  # noqa: E402
+from matplotlib.patches import Rectangle  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
@@ -25,12 +30,15 @@ import torch  # noqa: E402
 from scorerepro.core.fileio import save_figure, write_json  # noqa: E402
 from scorerepro.core.seeding import derive_seed  # noqa: E402
 from scorerepro.papers.infusion.data import dequantise, hold_out_validation, load_images  # noqa: E402
-from scorerepro.papers.infusion.model import (best_independent_log_likelihood, calibrate_batch_norm,  # noqa: E402
-                                              log_likelihood_estimates)
+from scorerepro.papers.infusion.diverged_cells import DIVERGED, DIVERGENCE_RECORD  # noqa: E402
+from scorerepro.papers.infusion.model import (InfusionModel, best_independent_log_likelihood,  # noqa: E402
+                                              calibrate_batch_norm, log_likelihood_estimates)
 from scorerepro.papers.infusion.experiment import schedule_of  # noqa: E402
 from scorerepro.papers.infusion.locations import RESULTS, sweep_dir  # noqa: E402
 from scorerepro.papers.infusion.training import train_model  # noqa: E402
 from scorerepro.pipeline.tables import write_csv  # noqa: E402
+from scorerepro.training.divergence import Divergence, read_divergence  # noqa: E402
+from scorerepro.training.train_errors import NonFiniteLossError  # noqa: E402
 
 
 def cells(sweep: dict) -> list[dict]:
@@ -75,7 +83,13 @@ def run(params: dict) -> None:
         name = cell_name(cell)
         block = cell_block(model, sweep, cell)
         print(f"sweep cell {i + 1}/{len(cells(sweep))}: {name}")
-        net = train_model(block, train_u8, seed, params["device"], sweep_dir() / name, name, progress=False)
+        net = train_cell(block, train_u8, seed, params["device"], name)
+        if isinstance(net, Divergence):  # no model: its record
+            record = net
+            print(f"sweep cell {name}: {record.text()}")
+            rows.append(diverged_row(cell, record, block, sweep, model["dataset"], independent))
+            points += diverged_points(cell, record, independent)
+            continue
         schedule = schedule_of(block)
         gen = torch.Generator().manual_seed(derive_seed(seed, f"sweep-eval:{name}"))
         calibrate_batch_norm(net, x_train, schedule, block["infusion_var"], gen)
@@ -100,6 +114,34 @@ def run(params: dict) -> None:
     print(table[["n_steps", "schedule", "rate", "test_lower_bound"]].to_string(index=False))
 
 
+def train_cell(block: dict, train_u8: torch.Tensor, seed: int, device: str, name: str) -> InfusionModel | Divergence:
+    """The cell's trained model, or the record its diverged training left (a rerun raises the recorded divergence
+    again without training: caught the same way), so that one cell does not stop the sweep."""
+    try:
+        return train_model(block, train_u8, seed, device, sweep_dir() / name, name, progress=False)
+    except NonFiniteLossError:
+        record = read_divergence(sweep_dir() / name)
+        if record is None:  # no record in the run folder: nothing the table could name
+            raise
+        return record
+
+
+def diverged_row(cell: dict, record: Divergence, block: dict, sweep: dict, dataset: str,
+                 independent: torch.Tensor) -> dict:
+    """A table4.csv row for a cell that diverged: its settings, no measurements, the divergence."""
+    return {**cell, "test_lower_bound": math.nan, "test_lower_bound_stderr": math.nan,
+            "factorial_prior_log_likelihood": math.nan, "best_independent_log_likelihood": float(independent.mean()),
+            "n_test": int(independent.numel()), "k": sweep["k"], "hidden": sweep["hidden"], "layers": sweep["layers"],
+            "n_iters": block["training"]["n_iters"], "dataset": dataset,
+            DIVERGED: record.text(), DIVERGENCE_RECORD: json.dumps(record.to_dict(), sort_keys=True)}
+
+
+def diverged_points(cell: dict, record: Divergence, independent: torch.Tensor) -> list[dict]:
+    """table4_points.csv rows for a cell that diverged: every test point, no bound, the divergence."""
+    return [{**cell, "point": j, "test_lower_bound": math.nan, "best_independent": float(b), DIVERGED: record.text()}
+            for j, b in enumerate(independent.tolist())]
+
+
 def heatmap(table: pd.DataFrame, path, dataset: str) -> None:
     """Both schedules on one colour scale. The bound spans orders of magnitude (a diverging cell reaches
     thousands of nats below the rest), so the scale is symmetric-log: one outlier no longer turns every other cell
@@ -112,18 +154,33 @@ def heatmap(table: pd.DataFrame, path, dataset: str) -> None:
     for ax, kind in zip(axes, ("increasing", "constant")):
         sub = table[table["schedule"] == kind]
         grid = sub.pivot(index="n_steps", columns="rate", values="test_lower_bound")
-        sns.heatmap(grid, annot=True, fmt=".0f", cmap="RdBu", norm=norm, ax=ax, cbar=False,
-                    linewidths=0.5, linecolor="white")
+        with warnings.catch_warnings():  # every cell of a panel may have diverged: nothing to colour, no error
+            warnings.filterwarnings("ignore", "All-NaN slice", RuntimeWarning)
+            sns.heatmap(grid, annot=True, fmt=".0f", cmap="RdBu", norm=norm, ax=ax, cbar=False,
+                        linewidths=0.5, linecolor="white")
         rate = "omega" if kind == "increasing" else "alpha"
+        _hatch_diverged(ax, sub, grid)
         ax.set_title(f"{kind} infusion schedule (rate {rate})")
         ax.set_xlabel(f"infusion rate {rate}")
         ax.set_ylabel("sampling steps T")
     fig.colorbar(ScalarMappable(norm=norm, cmap="RdBu"), ax=axes, ticks=_ticks(norm.linthresh, bound),
                  label="test lower bound (nats, symmetric-log scale)")
     fig.suptitle(f"Test lower bound (nats; higher is better) by T and infusion rate, {dataset} (reduced Table 4)"
-                 + ("; blank: not run or not finite" if table["test_lower_bound"].isna().any() else ""))
+                 + ("; blank: not run or not finite" if table["test_lower_bound"].isna().any() else "")
+                 + ("; hatched: training diverged (table4.csv names where)" if DIVERGED in table else ""))
     save_figure(path, fig)
     plt.close(fig)
+
+
+def _hatch_diverged(ax, sub: pd.DataFrame, grid: pd.DataFrame) -> None:
+    """Hatch and label each cell of `grid` whose training diverged (its value is blank)."""
+    if DIVERGED not in sub:
+        return
+    for r in sub[sub[DIVERGED].notna()].itertuples():
+        i, j = grid.index.get_loc(r.n_steps), grid.columns.get_loc(r.rate)
+        ax.add_patch(Rectangle((j, i), 1, 1, fill=False, hatch="//", edgecolor="grey", linewidth=0))
+        ax.text(j + 0.5, i + 0.5, "diverged", ha="center", va="center", fontsize=8,
+                bbox={"facecolor": "white", "edgecolor": "none", "pad": 1})
 
 
 def _ticks(linthresh: float, bound: float) -> list[float]:
