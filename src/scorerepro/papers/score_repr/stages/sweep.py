@@ -3,7 +3,11 @@ seed, train encoder + score net with every example at that t, encode the test im
 score (Euclidean, the classes as clusters; sklearn.metrics.silhouette_score) of the codes.
 
 Each run trains into models/score_repr/sweep/t<t>_seed<seed>/ (resumable); completed.json in the sweep folder is
-written last. Results: results/score_repr/sweep/silhouette.csv, metrics.json, fig4_silhouette.png."""
+written last. Results: results/score_repr/sweep/silhouette.csv, metrics.json, fig4_silhouette.png.
+
+A run whose training diverges does not stop the sweep: its row has no measurements (NaN) and names the divergence
+in a `diverged` column, metrics.json lists its record under `diverged_runs`, the figure marks its t, and the claim
+that reads the sweep is untested. These appear only when a run diverged; otherwise the outputs are as before."""
 
 from __future__ import annotations
 
