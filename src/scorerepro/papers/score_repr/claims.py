@@ -10,6 +10,8 @@ Gates ("the model has learned", per model):
 - sample gate (claims about samples): the samples' mean pairwise distance is nearer the real test images' than
   Bernoulli(1/2) noise's (metrics.noise_like, `samples_noise_check` of the evaluate stage).
 - toy gate: the unconditional toy model reaches the closed-form constant (its optimum) within TOY_OPTIMUM_TOLERANCE.
+- trained gate: a model (or sweep run) whose training diverged has no measurements; each claim that needs it is
+  untested, its note naming the step, the loss and the bound (scorerepro.pipeline.divergence.diverged_gate).
 
 Intervals: a percentile bootstrap over test points (silhouettes, ink correlations, own vs other code), a t interval
 over the sweep's seeds, a normal interval from the per-draw standard error (Eq. 6), a normal interval over the fixed
@@ -26,6 +28,8 @@ from scipy.stats import spearmanr
 
 from scorerepro.papers.score_repr.locations import results_dir, sweep_results_dir, toy_dir
 from scorerepro.papers.score_repr.reported import STATEMENTS
+from scorerepro.papers.score_repr.stages.sweep import diverged_runs
+from scorerepro.pipeline.divergence import diverged_gate, divergence_in
 from scorerepro.pipeline.evidence import (ROW_COLUMNS, Gate, Interval, bootstrap_interval, claim_row, decide,
                                           difference_interval, mean_interval, normal_interval, threshold_gate)
 
@@ -56,6 +60,23 @@ def _metrics(params: dict, name: str) -> dict | None:
     if name not in params["score_repr"]["experiments"]:
         return None
     return _load(results_dir(name) / "metrics.json")
+
+
+def diverged_gates(params: dict, names) -> list[Gate]:
+    """A failed gate for each of `names` whose evaluation found its training diverged."""
+    records = {name: divergence_in(_metrics(params, name)) for name in names}
+    return [diverged_gate(name, record) for name, record in records.items() if record is not None]
+
+
+def sweep_diverged_gates(metrics: dict) -> list[Gate]:
+    """A failed gate for each sweep run whose training diverged (listed in the sweep's metrics.json)."""
+    return [diverged_gate(f"sweep run t={t:g} seed {seed}", record) for t, seed, record in diverged_runs(metrics)]
+
+
+def diverged_row(text: str, source: str, gates: list[Gate]) -> dict:
+    """The row of a claim that needs a model whose training diverged: nothing measured, untested."""
+    return claim_row(text, source, "not measured: a model it needs diverged in training", "untested",
+                     "; ".join(g.text() for g in gates), gates=gates)
 
 
 def _where(m: dict) -> str:
@@ -133,6 +154,8 @@ def mean_difference_interval(a: np.ndarray, b: np.ndarray, *, relative: bool = F
 
 def claim_codes_ink(params: dict) -> dict:
     text = "With t uniform, a code coordinate follows stroke width (ink) because of training"
+    if diverged := diverged_gates(params, [CODES_EXPERIMENT]):
+        return diverged_row(text, STATEMENTS["codes"], diverged)
     m = _metrics(params, CODES_EXPERIMENT)
     if m is None or "codes_per_point" not in m:
         return claim_row(text, STATEMENTS["codes"], "", "untested",
@@ -150,6 +173,8 @@ def claim_codes_ink(params: dict) -> dict:
 
 def claim_codes_class(params: dict) -> dict:
     text = "With t uniform, the codes carry some class structure (silhouette above its chance level)"
+    if diverged := diverged_gates(params, [CODES_EXPERIMENT]):
+        return diverged_row(text, STATEMENTS["codes"], diverged)
     m = _metrics(params, CODES_EXPERIMENT)
     if m is None or "silhouette_per_point" not in m:
         return claim_row(text, STATEMENTS["codes"], "", "untested",
@@ -184,6 +209,8 @@ def claim_silhouette_vs_t(params: dict) -> dict:
     csv = sweep_results_dir() / "silhouette.csv"
     if m is None or not csv.is_file():
         return claim_row(text, STATEMENTS["silhouette_vs_t"], "", "untested", "the sweep did not run")
+    if diverged := sweep_diverged_gates(m):
+        return diverged_row(text, STATEMENTS["silhouette_vs_t"], diverged)
     rows = pd.read_csv(csv)
     where = (f"{m['dataset']} pooled {m['pool']}x, {len(m['seeds'])} runs per t, {m['n_iters']} iterations, "
              f"{m['n_test']} test images")
@@ -204,6 +231,8 @@ def claim_silhouette_vs_t(params: dict) -> dict:
 
 def claim_sigma_uniform(params: dict) -> dict:
     text = "Training on high noise (sigma uniform, then a frozen-encoder fine-tune) separates classes better than t uniform"
+    if diverged := diverged_gates(params, [SIGMA_EXPERIMENT, CODES_EXPERIMENT]):
+        return diverged_row(text, STATEMENTS["sigma_uniform"], diverged)
     a, b = _metrics(params, SIGMA_EXPERIMENT), _metrics(params, CODES_EXPERIMENT)
     if a is None or b is None or "silhouette_per_point" not in a or "silhouette_per_point" not in b:
         return claim_row(text, STATEMENTS["sigma_uniform"], "", "untested",
@@ -237,6 +266,8 @@ def claim_constant_toy(params: dict) -> dict:
 
 def claim_constant_images(params: dict) -> dict:
     text = "Eq. 6 on the training images: the code-conditioned model's loss falls below the constant"
+    if diverged := diverged_gates(params, [CODES_EXPERIMENT]):
+        return diverged_row(text, STATEMENTS["constant_images"], diverged)
     c = _metrics(params, CODES_EXPERIMENT)
     if c is None:
         return claim_row(text, STATEMENTS["constant_images"], "", "untested", f"needs experiment {CODES_EXPERIMENT}")
@@ -254,6 +285,8 @@ def claim_constant_images(params: dict) -> dict:
 
 def claim_denoise_gap(params: dict) -> dict:
     text = "Denoising x_t with the image's own code beats denoising with another image's code"
+    if diverged := diverged_gates(params, [CODES_EXPERIMENT]):
+        return diverged_row(text, STATEMENTS["denoise_gap"], diverged)
     m = _metrics(params, CODES_EXPERIMENT)
     if m is None or "denoise_own_per_image" not in m:
         return claim_row(text, STATEMENTS["denoise_gap"], "", "untested",
@@ -279,6 +312,8 @@ def drop_interval(larger_div: list[float], smaller_div: list[float]) -> Interval
 
 def claim_diversity(params: dict) -> dict:
     text = "Diversity of samples for a fixed code falls as the code dimension grows"
+    if diverged := diverged_gates(params, DIVERSITY_BY_DIM):
+        return diverged_row(text, STATEMENTS["diversity"], diverged)
     ms = {n: _metrics(params, n) for n in DIVERSITY_BY_DIM}
     if any(m is None for m in ms.values()):
         return claim_row(text, STATEMENTS["diversity"], "", "untested",
@@ -301,7 +336,9 @@ def context(params: dict) -> list[str]:
     """What holds for any model, so it is no claim: shown in summary.md beside the claims."""
     lines = []
     u = _metrics(params, UNCONDITIONAL_EXPERIMENT)
-    if u is not None:
+    if divergence_in(u) is not None:
+        lines.append(f"Eq. 6: not measured on the unconditional model: {divergence_in(u).text()}.")
+    elif u is not None:
         lines.append(f"Eq. 6: an unconditional model's DSM loss cannot fall below the constant (it is the loss's "
                      f"infimum over every model without a code): the unconditional model's "
                      f"{u['model_loss_at_constant_draws']:.4f} vs constant {u['constant_empirical']:.4f} on the "

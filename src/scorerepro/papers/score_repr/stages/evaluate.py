@@ -19,6 +19,9 @@ metrics.json:
 figure.png: codes by class, samples decoded from a grid of codes (2-D codes), samples per fixed code with their
 noise check, denoising loss per t (coded models), loss curve against the constant; panels a model lacks are left
 out. loss.csv: the training loss (copied from the model folder).
+
+A model whose training diverged (diverged.json in its folder) is not evaluated: the three outputs say so instead
+(scorerepro.pipeline.divergence), and the summary makes the claims it feeds untested.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ from scorerepro.papers.score_repr.sampling import pc_sample
 from scorerepro.papers.score_repr.stages.sweep import (chance_silhouette, chance_silhouette_points, silhouette_of_codes,
                                                        silhouette_points)
 from scorerepro.pipeline.common import to_uint8
+from scorerepro.pipeline.divergence import upstream_divergence, write_diverged_outputs
 from scorerepro.pipeline.scoring import score
 
 
@@ -73,9 +77,19 @@ def _ink_correlations(codes: torch.Tensor, ink: np.ndarray) -> list[float]:
     return [abs(float(spearmanr(codes[:, k].numpy(), ink).statistic)) for k in range(codes.shape[1])]
 
 
+def outputs(experiment: str) -> list:
+    """The files dvc.yaml declares for `score_repr evaluate <experiment>`."""
+    res = results_dir(experiment)
+    return [res / "figure.png", res / "loss.csv", res / "metrics.json"]
+
+
 def run(params: dict, experiment: str) -> None:
     set_threads(params)
     exp = experiment_settings(params, experiment)
+    record = upstream_divergence(model_dir(exp["name"]))
+    if record is not None:
+        write_diverged_outputs(record, outputs(exp["name"]), f"score_repr evaluate {exp['name']}")
+        return
     ev = exp["evaluate"]
     sde = make_sde(params)
     t_eps = params["score_repr"]["sde"]["t_eps"]

@@ -3,7 +3,11 @@ seed, train encoder + score net with every example at that t, encode the test im
 score (Euclidean, the classes as clusters; sklearn.metrics.silhouette_score) of the codes.
 
 Each run trains into models/score_repr/sweep/t<t>_seed<seed>/ (resumable); completed.json in the sweep folder is
-written last. Results: results/score_repr/sweep/silhouette.csv, metrics.json, fig4_silhouette.png."""
+written last. Results: results/score_repr/sweep/silhouette.csv, metrics.json, fig4_silhouette.png.
+
+A run whose training diverges does not stop the sweep: its row has no measurements (NaN) and names the divergence
+in a `diverged` column, metrics.json lists its record under `diverged_runs`, the figure marks its t, and the claim
+that reads the sweep is untested. These appear only when a run diverged; otherwise the outputs are as before."""
 
 from __future__ import annotations
 
@@ -20,6 +24,17 @@ from scorerepro.papers.score_repr.losses import dsm_per_example
 from scorerepro.papers.score_repr.locations import sweep_model_dir, sweep_results_dir
 from scorerepro.papers.score_repr.training import train_experiment
 from scorerepro.pipeline.tables import write_csv
+from scorerepro.pipeline.divergence import divergence_in, marker
+from scorerepro.training.divergence import Divergence, read_divergence
+from scorerepro.training.train_errors import NonFiniteLossError
+
+# What a run's row measures; NaN in the row of a run whose training diverged.
+MEASURED = ("silhouette", "silhouette_chance", "silhouette_standardised", "dsm_test", "dsm_zero_score")
+# The column naming a diverged run's divergence (Divergence.text()); written only when some run diverged, so that
+# a sweep without one writes the table it always wrote.
+DIVERGED_COLUMN = "diverged"
+# metrics.json's list of the diverged runs: t, seed and the record (pipeline.divergence.marker), when any diverged
+DIVERGED_RUNS = "diverged_runs"
 
 
 def silhouette_of_codes(codes: torch.Tensor, labels: torch.Tensor | None) -> float:
@@ -67,32 +82,45 @@ def dsm_loss_at_t(score_net, sde, images: torch.Tensor, t: float, codes: torch.T
     return float(dsm_per_example(score_net, sde, images, tt, noise, codes).mean()), float((noise ** 2).mean())
 
 
+def sweep_cell(params: dict, t: float, seed: int) -> tuple[dict, Divergence | None]:
+    """Train one single-t run (or find it trained) and measure its test codes: (its row of silhouette.csv, None).
+    A run whose training diverged, now or in an earlier sweep (its folder's diverged.json), gets a row with no
+    measurements and a `diverged` column naming the divergence, and its record; the sweep goes on."""
+    sweep = params["score_repr"]["sweep"]
+    sde = params["score_repr"]["sde"]
+    exp = sweep_settings(params, t, seed)
+    out = sweep_model_dir() / exp["name"]
+    test, labels = load_images(exp["dataset"], "test", exp["data"]["pool"])
+    n = min(sweep["n_test"] or len(test), len(test))
+    row = {"t": t, "sigma": float(sde["sigma_min"] * (sde["sigma_max"] / sde["sigma_min"]) ** t), "seed": seed}
+    try:
+        train_experiment(params, exp, out, progress=False)
+    except NonFiniteLossError:  # also a rerun: it raises the recorded divergence again without training
+        record = read_divergence(out)
+        print(f"sweep t={t:g} seed={seed}: {record.text()}")
+        return {**row, **dict.fromkeys(MEASURED, float("nan")), "n_test": n, DIVERGED_COLUMN: record.text()}, record
+    nets = load_networks(exp, out)
+    codes = codes_of(nets["encoder"], test[:n])
+    test_labels = labels[:n] if labels is not None else None
+    sil = silhouette_of_codes(codes, test_labels)
+    chance = chance_silhouette(codes, test_labels, seed=seed)
+    std = codes.std(dim=0)
+    standardised = silhouette_of_codes((codes - codes.mean(0)) / std.clamp_min(1e-12), test_labels)
+    dsm, dsm_zero = dsm_loss_at_t(nets["score"], make_sde(params), test[:n], t, codes,
+                                  derive_seed(seed, f"score_repr:sweep:{t}"))
+    print(f"sweep t={t:g} seed={seed}: silhouette {sil:.3f} (labels permuted: {chance:.3f})")
+    return {**row, "silhouette": sil, "silhouette_chance": chance, "silhouette_standardised": standardised,
+            "dsm_test": dsm, "dsm_zero_score": dsm_zero, "n_test": n}, None
+
+
 def run(params: dict) -> None:
     set_threads(params)
     sweep = params["score_repr"]["sweep"]
-    rows = []
-    for t in sweep["t_values"]:
-        for seed in sweep["seeds"]:
-            exp = sweep_settings(params, t, seed)
-            out = sweep_model_dir() / exp["name"]
-            train_experiment(params, exp, out, progress=False)
-            nets = load_networks(exp, out)
-            test, labels = load_images(exp["dataset"], "test", exp["data"]["pool"])
-            n = min(sweep["n_test"] or len(test), len(test))
-            codes = codes_of(nets["encoder"], test[:n])
-            test_labels = labels[:n] if labels is not None else None
-            sil = silhouette_of_codes(codes, test_labels)
-            chance = chance_silhouette(codes, test_labels, seed=seed)
-            std = codes.std(dim=0)
-            standardised = silhouette_of_codes((codes - codes.mean(0)) / std.clamp_min(1e-12), test_labels)
-            dsm, dsm_zero = dsm_loss_at_t(nets["score"], make_sde(params), test[:n], t, codes,
-                                          derive_seed(seed, f"score_repr:sweep:{t}"))
-            rows.append({"t": t, "sigma": float(params["score_repr"]["sde"]["sigma_min"] * (
-                params["score_repr"]["sde"]["sigma_max"] / params["score_repr"]["sde"]["sigma_min"]) ** t),
-                "seed": seed, "silhouette": sil, "silhouette_chance": chance,
-                "silhouette_standardised": standardised, "dsm_test": dsm, "dsm_zero_score": dsm_zero,
-                "n_test": n})
-            print(f"sweep t={t:g} seed={seed}: silhouette {sil:.3f} (labels permuted: {chance:.3f})")
+    cells = [sweep_cell(params, t, seed) for t in sweep["t_values"] for seed in sweep["seeds"]]
+    rows = [row for row, _ in cells]
+    diverged = [{"t": row["t"], "seed": row["seed"], **marker(record)} for row, record in cells
+                if record is not None]
+    noted = {DIVERGED_RUNS: diverged} if diverged else {}  # absent when none diverged: the files as they were
     df = pd.DataFrame(rows)
     res = sweep_results_dir()
     write_csv(df, res / "silhouette.csv")
@@ -101,16 +129,19 @@ def run(params: dict) -> None:
     write_json(res / "metrics.json", {
         "dataset": sweep["dataset"], "pool": sweep["data"]["pool"], "n_iters": sweep["training"]["n_iters"],
         "t_values": [float(v) for v in agg["t"]], "silhouette_mean": [float(v) for v in agg["mean"]],
-        "silhouette_std": [float(v) for v in agg["std"].fillna(0.0)],
+        "silhouette_std": [float(v) for v in std_of_means(agg, diverged)],
         "silhouette_chance_mean": [float(chance_by_t[v]) for v in agg["t"]], "seeds": list(sweep["seeds"]),
-        "n_test": int(df["n_test"].iloc[0])})
+        "n_test": int(df["n_test"].iloc[0]), **noted})
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(5, 3.5))
     ax.errorbar(agg["t"], agg["mean"], yerr=agg["std"].fillna(0.0), marker="o", capsize=3)
     ax.axhline(0.0, color="grey", lw=0.5)
-    ax.plot(agg["t"], [chance_by_t[v] for v in agg["t"]], "k--", lw=1, label="same codes, labels permuted (chance)")
+    # A t whose every run diverged has no chance level: the line joins its neighbours rather than breaking there.
+    chance_t = [v for v in agg["t"] if not np.isnan(chance_by_t[v])] if diverged else agg["t"]
+    ax.plot(chance_t, [chance_by_t[v] for v in chance_t], "k--", lw=1, label="same codes, labels permuted (chance)")
+    _mark_diverged(ax, diverged)
     ax.legend(fontsize=7)
     ax.set_xlabel("training t (single time scale)")
     ax.set_ylabel("silhouette of test codes")
@@ -118,4 +149,28 @@ def run(params: dict) -> None:
                  f"{len(sweep['seeds'])} runs", fontsize=9)
     save_figure(res / "fig4_silhouette.png", fig)
     plt.close(fig)
-    write_json(sweep_model_dir() / "completed.json", {"runs": [r["t"] for r in rows], "n_runs": len(rows)})
+    write_json(sweep_model_dir() / "completed.json", {"runs": [r["t"] for r in rows], "n_runs": len(rows), **noted})
+
+
+def std_of_means(agg: pd.DataFrame, diverged: list) -> pd.Series:
+    """The spread over seeds of each t's mean: 0 for one run; none (NaN) where every run at that t diverged."""
+    std = agg["std"].fillna(0.0)
+    return std.mask(agg["mean"].isna()) if diverged else std
+
+
+def diverged_runs(metrics: dict) -> list[tuple[float, int, Divergence]]:
+    """(t, seed, divergence) of each sweep run whose training diverged, from the sweep's metrics.json."""
+    return [(run["t"], run["seed"], divergence_in(run)) for run in metrics.get(DIVERGED_RUNS, [])]
+
+
+def _mark_diverged(ax, diverged: list[dict]) -> None:
+    """A diverged run has no silhouette: its t gets a red dotted line and the divergence in words (the means at
+    that t are over the runs that finished)."""
+    import textwrap
+
+    for i, run in enumerate(diverged):
+        ax.axvline(run["t"], color="tab:red", ls=":", lw=1, label="a run diverged (no silhouette)" if i == 0 else None)
+    if diverged:
+        text = "\n".join(textwrap.fill(f"t={r['t']:g} seed {r['seed']}: {divergence_in(r).text()}", 80)
+                         for r in diverged)
+        ax.text(0.01, 0.01, text, transform=ax.transAxes, fontsize=5, color="tab:red", va="bottom")
