@@ -8,6 +8,9 @@ Gates ("the model has learned", per model):
   for explicit posteriors, prior-proposal importance sampling for implicit ones): an AIS run that loses to a bound
   has not converged, and its ordering of models is not evidence.
 - WAE: its MNIST-classifier FID is within FID_FLOOR_FACTOR x the floor of real held-out digits at the same n.
+- Every model: its training ended with finite losses within their bounds. A model whose training diverged has no
+  metrics (its metrics.json holds the record): each claim that compares it is untested, the note naming the
+  divergence.
 """
 
 from __future__ import annotations
@@ -19,8 +22,10 @@ import pandas as pd
 
 from scorerepro.config import experiment
 from scorerepro.papers.wmvl.locations import results_dir, synthetic_dir
+from scorerepro.pipeline.divergence import diverged_gate, divergence_in
 from scorerepro.pipeline.evidence import (ROW_COLUMNS, Gate, Interval, bootstrap_interval, claim_row, decide,
                                           difference_interval, normal_interval, threshold_gate)
+from scorerepro.training.divergence import Divergence
 
 # A WAE whose FID is more than this multiple of the real digits' same-n floor draws blobs, not digits.
 FID_FLOOR_FACTOR = 10.0
@@ -167,12 +172,27 @@ def _sphere_claims(c: dict) -> list[dict]:
 
 
 def _models(params: dict) -> dict[str, dict]:
-    """experiment name -> its model settings and evaluated metrics (empty where the evaluate stage did not run)."""
+    """experiment name -> its model settings, evaluated metrics (empty where the evaluate stage did not run or the
+    training diverged) and `divergence` (the record of a diverged training, else None)."""
     out = {}
     for name in params["wmvl"]["experiments"]:
         exp = experiment(params, "wmvl", name)
-        out[name] = {**exp["model"], "metrics": _load(results_dir(name) / "metrics.json") or {}}
+        metrics = _load(results_dir(name) / "metrics.json") or {}
+        diverged = divergence_in(metrics)
+        out[name] = {**exp["model"], "metrics": {} if diverged else metrics, "divergence": diverged}
     return out
+
+
+def diverged_claim(text: str, source: str, diverged: dict[str, Divergence], note: str = "") -> dict:
+    """A claim that compares models of which some (name -> Divergence) diverged in training: nothing is compared, so
+    the verdict before the gates is inconclusive; their failed gates make it untested, the note naming each
+    divergence."""
+    return claim_row(text, source, f"no comparison: {', '.join(diverged)} diverged in training", "inconclusive",
+                     note, gates=[diverged_gate(name, record) for name, record in diverged.items()])
+
+
+def _diverged(models: dict[str, dict], names: list[str]) -> dict[str, Divergence]:
+    return {n: models[n]["divergence"] for n in names if models[n].get("divergence") is not None}
 
 
 def vae_gates(name: str, m: dict) -> list[Gate]:
@@ -207,6 +227,10 @@ def lowest_nll_interval(log_px: np.ndarray, best: int) -> Interval:
 
 def table1_claim(models: dict[str, dict], dim: int) -> dict:
     text = f"The implicit hyperspherical VAE has the lowest test NLL (n_z={dim})"
+    diverged = _diverged(models, [n for n, v in models.items() if v["kind"].startswith("vae")
+                                  and v["latent_dim"] == dim])
+    if diverged:
+        return diverged_claim(text, SRC_TABLE1, diverged)
     vaes = {n: v for n, v in models.items() if v["kind"].startswith("vae") and v["latent_dim"] == dim
             and "log_px_ais_per_image" in v["metrics"]}
     target = [n for n, v in vaes.items() if v["kind"] == "vae_implicit" and v["latent"] == "sphere"]
@@ -227,10 +251,13 @@ def table1_claim(models: dict[str, dict], dim: int) -> dict:
 
 def fid_claim(models: dict[str, dict], better: dict, worse: dict, text: str) -> dict:
     """FID(worse) - FID(better) with the classifier FID's bootstrap standard errors; above 0 reads yes."""
-    a = [n for n, v in models.items() if all(v[k] == x for k, x in better.items()) and v["metrics"]]
-    b = [n for n, v in models.items() if all(v[k] == x for k, x in worse.items()) and v["metrics"]]
+    a, b = _compared(models, better), _compared(models, worse)
+    missing = "the profile's experiments do not include both models"
+    diverged = _diverged(models, a[:1] + b[:1])
+    if diverged:
+        return diverged_claim(text, SRC_TABLE2, diverged, "" if a and b else missing)
     if not a or not b:
-        return claim_row(text, SRC_TABLE2, "", "untested", "the profile's experiments do not include both models")
+        return claim_row(text, SRC_TABLE2, "", "untested", missing)
     ma, mb = models[a[0]]["metrics"], models[b[0]]["metrics"]
     if "fid_mnist_classifier_se" not in ma or "fid_mnist_classifier_se" not in mb:
         return claim_row(text, SRC_TABLE2, f"FID {ma.get('fid_mnist_classifier')} vs {mb.get('fid_mnist_classifier')}",
@@ -241,6 +268,12 @@ def fid_claim(models: dict[str, dict], better: dict, worse: dict, text: str) -> 
     return claim_row(text, SRC_TABLE2, f"FID({b[0]}) - FID({a[0]}) = {iv.text()}", decide(iv, 0.0),
                      "rule: yes iff the interval lies above 0, no iff below", interval=iv,
                      gates=[wae_gate(a[0], ma), wae_gate(b[0], mb)])
+
+
+def _compared(models: dict[str, dict], settings: dict) -> list[str]:
+    """The models with these settings that were evaluated or diverged in training, in params order."""
+    return [n for n, v in models.items() if all(v[k] == x for k, x in settings.items())
+            and (v["metrics"] or v.get("divergence") is not None)]
 
 
 def _autoencoder_claims(params: dict) -> list[dict]:

@@ -10,7 +10,9 @@ Beside the AIS estimate a VAE's metrics carry what its claims' gates and interva
 (a paired bootstrap over test images orders the VAEs), a bound the AIS estimate must beat on the same images (the
 encoder's own ELBO for explicit posteriors; for implicit ones, whose q(z|x) has no density, importance sampling with
 the prior as proposal), and the NLL of the best x-independent model (pixel marginals of the training split), which a
-VAE that has learned anything beats."""
+VAE that has learned anything beats.
+
+A model whose training diverged (diverged.json in its run folder) is not evaluated: both outputs say so instead."""
 
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ from scorerepro.papers.wmvl.ais import ais_log_likelihood
 from scorerepro.papers.wmvl.autoencoders import bernoulli_log_lik, code_dim, log_prior, sample_prior
 from scorerepro.papers.wmvl.experiment import experiment_settings, initial_networks, load_images
 from scorerepro.papers.wmvl.locations import model_dir, results_dir
+from scorerepro.pipeline.divergence import upstream_divergence, write_diverged_outputs
 from scorerepro.pipeline.scoring import score
 from scorerepro.plots.images import sample_grid
 from scorerepro.training import load_checkpoint, load_model_weights
@@ -95,6 +98,11 @@ def factorial_nll(train: torch.Tensor, x: torch.Tensor) -> float:
 
 def run(params: dict, experiment: str) -> None:
     name = experiment
+    out = results_dir(name)
+    diverged = upstream_divergence(model_dir(name))
+    if diverged is not None:
+        write_diverged_outputs(diverged, [out / "samples.png", out / "metrics.json"], f"wmvl evaluate {name}")
+        return
     torch.set_num_threads(params["wmvl"]["threads"])
     exp = experiment_settings(params, name)
     seed = int(params["seed"])
@@ -118,7 +126,6 @@ def run(params: dict, experiment: str) -> None:
     metrics.update(score(images, exp["dataset"], params, torch.device("cpu"), inception=False))
     metrics["eval_wall_s"] = time.perf_counter() - t0
     json.dumps(metrics, allow_nan=False)
-    out = results_dir(name)
     sample_grid(probs[:100], out / "samples.png", f"wmvl {name}: decoded prior draws", metrics=metrics)
     write_json(out / "metrics.json", metrics)
     print(f"wmvl evaluate {name}: " + ", ".join(f"{k} {v:.3f}" for k, v in metrics.items()

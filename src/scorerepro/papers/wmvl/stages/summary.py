@@ -1,5 +1,8 @@
 """Stage `wmvl summary`: results/wmvl/summary.csv (+ .md) with our numbers beside the paper's, this paper's rows of
-the cross-paper claims table (results/wmvl/claims.csv) and leaderboard (results/wmvl/leaderboard.csv)."""
+the cross-paper claims table (results/wmvl/claims.csv) and leaderboard (results/wmvl/leaderboard.csv).
+
+A model whose training diverged (its metrics.json holds the record in place of metrics) keeps its rows: no numbers,
+the divergence in words where the row says what it was measured on (`ours_on`, the leaderboard's `setting`)."""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from scorerepro.core.fileio import write_text
 from scorerepro.papers.wmvl import claims as claims_mod
 from scorerepro.papers.wmvl.locations import PAPER, RESULTS, results_dir, synthetic_dir
 from scorerepro.papers.wmvl.reported import SOURCE_TABLE1, SOURCE_TABLE2, TABLE1_NLL, TABLE2_FID
+from scorerepro.pipeline.divergence import divergence_in
 from scorerepro.pipeline.tables import score_columns, to_markdown, write_csv, write_paper_rows
 
 
@@ -28,17 +32,30 @@ def model_rows(params: dict) -> list[dict]:
         exp = experiment(params, "wmvl", name)
         m, mod = _metrics(name), exp["model"]
         if mod["kind"].startswith("vae"):
+            value, sem, ours_on = _measured(m, "nll_ais", "nll_ais_sem",
+                                            lambda: f"{m['n_test']} mnist_embedded test images, "
+                                                    f"{exp['training']['n_iters']} iterations")
             rows.append({"table": "Table 1", "experiment": name, "metric": "test NLL (AIS, nats)",
-                         "value": m["nll_ais"], "sem": m["nll_ais_sem"],
+                         "value": value, "sem": sem,
                          "paper_value": TABLE1_NLL.get((mod["kind"], mod["latent"], mod["latent_dim"])),
-                         "paper_source": SOURCE_TABLE1,
-                         "ours_on": f"{m['n_test']} mnist_embedded test images, {exp['training']['n_iters']} iterations"})
+                         "paper_source": SOURCE_TABLE1, "ours_on": ours_on})
+        value, _, ours_on = _measured(m, "fid_mnist_classifier", None,
+                                      lambda: f"{m['n_samples']} samples vs the mnist_embedded training split")
         rows.append({"table": "Table 2" if mod["kind"].startswith("wae") else "samples", "experiment": name,
-                     "metric": "FID (MNIST classifier)", "value": m["fid_mnist_classifier"], "sem": None,
+                     "metric": "FID (MNIST classifier)", "value": value, "sem": None,
                      "paper_value": TABLE2_FID.get((mod["kind"], mod["latent"])) if mod["latent_dim"] == 8 else None,
                      "paper_source": SOURCE_TABLE2 if mod["kind"].startswith("wae") else None,
-                     "ours_on": f"{m['n_samples']} samples vs the mnist_embedded training split"})
+                     "ours_on": ours_on})
     return rows
+
+
+def _measured(m: dict, value: str, sem: str | None, ours_on) -> tuple:
+    """(value, sem, ours_on) of a summary row, `ours_on()` describing the measurement; for a diverged model no
+    numbers, and ours_on names the divergence."""
+    diverged = divergence_in(m)
+    if diverged is not None:
+        return None, None, diverged.text()
+    return m[value], m[sem] if sem else None, ours_on()
 
 
 def synthetic_rows() -> list[dict]:
@@ -67,13 +84,15 @@ def leaderboard_rows(params: dict) -> pd.DataFrame:
     for name in params["wmvl"]["experiments"]:
         exp = experiment(params, "wmvl", name)
         m, mod, t = _metrics(name), exp["model"], exp["training"]
+        diverged = divergence_in(m)
         rows.append({
             "paper": PAPER, "model": f"{mod['kind'].replace('_', ' ').upper()} ({mod['latent']} latent)",
             "experiment": name, "dataset": exp["dataset"],
             "setting": (f"n_z={mod['latent_dim']}, MLP {mod['hidden']}x2, {t['n_iters']} iterations, batch "
                         f"{t['batch_size']}, Adam lr {t['lr']:g}" + (f", MVL eps {t['mvl_eps']:g}"
                                                                    if mod["kind"] in ("vae_implicit", "wae_mvl") else "")
-                        + (f"; AIS NLL {m['nll_ais']:.2f} on {m['n_test']} test images" if "nll_ais" in m else "")),
+                        + (f"; AIS NLL {m['nll_ais']:.2f} on {m['n_test']} test images" if "nll_ais" in m else "")
+                        + (f"; {diverged.text()}" if diverged else "")),
             **score_columns(m), "parzen_log_likelihood": None, "reported_fid_inception": None,
             "reported_is_inception_mean": None,
             "reported_by": (f"{SOURCE_TABLE2}: LeNet FID {TABLE2_FID[(mod['kind'], mod['latent'])]}"
