@@ -49,7 +49,8 @@ def _divergence_of(source: str | Path | dict | None) -> Divergence | None:
     if path.suffix == ".pt" and path.is_file():
         import torch
 
-        return divergence_in(torch.load(path, map_location="cpu", weights_only=True))
+        # mmap: a real shard of samples is not read into memory only to learn that it holds no record.
+        return divergence_in(torch.load(path, map_location="cpu", weights_only=True, mmap=True))
     return None
 
 
