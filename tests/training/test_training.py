@@ -233,6 +233,30 @@ def test_a_diverged_run_leaves_its_record_and_a_rerun_raises_it_without_training
     assert "not finite" in read_divergence(nan_dir).text()
 
 
+def test_every_call_that_ends_writes_its_outcome_last(tmp_path):
+    """outcome.json is Snakemake's marker of a training's folder: present after a finished run, after a run that
+    was already finished, and after a divergence (a success under --record-divergence); absent while one runs."""
+    def outcome(d):
+        return json.loads((d / "outcome.json").read_text())
+
+    c = cfg(n_iters=6, snapshot_freq=3)
+    run(tmp_path / "ok", c)
+    assert outcome(tmp_path / "ok") == {"outcome": "finished", "step": 6}
+    (tmp_path / "ok" / "outcome.json").unlink()  # Snakemake deletes a job's outputs before rerunning it
+    run(tmp_path / "ok", c)
+    assert outcome(tmp_path / "ok") == {"outcome": "finished", "step": 6}
+    with pytest.raises(T.LossDivergedError):
+        run(tmp_path / "bad", cfg(n_iters=12, snapshot_freq=4, log_freq=2), loss=_exploding_at(7))
+    assert outcome(tmp_path / "bad") == {"outcome": "diverged", "step": 7}
+    (tmp_path / "bad" / "outcome.json").unlink()
+    with pytest.raises(T.LossDivergedError):
+        run(tmp_path / "bad", cfg(n_iters=12, snapshot_freq=4, log_freq=2))
+    assert outcome(tmp_path / "bad") == {"outcome": "diverged", "step": 7}
+    with pytest.raises(Killed):
+        run(tmp_path / "ok", cfg(n_iters=9, snapshot_freq=3), loss=killing(2))  # the 2nd update of 7..9
+    assert not (tmp_path / "ok" / "outcome.json").exists()  # resumed and killed: not ended
+
+
 def test_a_diverged_run_under_other_settings_moves_aside_and_trains_afresh(tmp_path):
     from scorerepro.training.divergence import read_divergence
 

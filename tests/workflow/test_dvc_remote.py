@@ -23,7 +23,7 @@ from workflow_helpers import dvc, make_workspace, nothing_to_do, run, snakemake,
 pytestmark = pytest.mark.slow
 
 STAGES = ["ncsn_train@tiny_ncsn", "ncsn_toy@fig2_scores"]
-TARGETS = ["models/ncsn/tiny_ncsn/completed.json", "results/ncsn/toy/fig2_scores/metrics.json"]
+TARGETS = ["models/ncsn/tiny_ncsn/outcome.json", "results/ncsn/toy/fig2_scores/metrics.json"]
 TOY_METRICS = "results/ncsn/toy/fig2_scores/metrics.json"
 EXP_NAME = "fig2-longer"
 

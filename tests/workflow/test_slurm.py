@@ -25,7 +25,7 @@ from workflow_helpers import dvc, make_workspace, snakemake, stage_kind
 
 pytestmark = pytest.mark.slow
 
-TARGETS = ["models/ncsn/tiny_ncsn/completed.json", "results/ncsn/toy/fig2_scores/metrics.json"]
+TARGETS = ["models/ncsn/tiny_ncsn/outcome.json", "results/ncsn/toy/fig2_scores/metrics.json"]
 STAGES = ["download@mnist_embedded", "preprocess@mnist_embedded", "ncsn_toy@fig2_scores", "ncsn_train@tiny_ncsn"]
 OUTPUTS = ["data/raw/mnist_embedded", "data/processed/mnist_embedded", "models/ncsn/tiny_ncsn",
            "results/ncsn/tiny_ncsn", "results/ncsn/toy/fig2_scores"]

@@ -130,7 +130,7 @@ def test_slurm_profile_refuses_its_placeholder_partition(workspace):
 def test_cluster_generic_runs_real_stages(tmp_path):
     ws = make_workspace(tmp_path / "ws", TINY_PARAMS)
     targets = ["data/processed/mnist_embedded", "results/ncsn/toy/fig2_scores/metrics.json",
-               "models/ncsn/tiny_ncsn/completed.json"]
+               "models/ncsn/tiny_ncsn/outcome.json"]
     snakemake(ws, "--profile", "workflow/executors/cluster-generic", "--jobs", "2", *FAST_POLL, *targets,
               timeout=480)
 
@@ -156,9 +156,10 @@ def test_cluster_generic_runs_real_stages(tmp_path):
     # the persistent folder: the rerun resumes from the last checkpoint instead of starting afresh
     sentinel = ws / "models/ncsn/tiny_ncsn/kept-by-snakemake.txt"
     sentinel.write_text("x")
-    os.remove(ws / "models/ncsn/tiny_ncsn/completed.json")
+    for marker in ("outcome.json", "completed.json"):
+        os.remove(ws / "models/ncsn/tiny_ncsn" / marker)
     res = snakemake(ws, "--profile", "workflow/executors/cluster-generic", *FAST_POLL,
-                    "models/ncsn/tiny_ncsn/completed.json", timeout=300)
+                    "models/ncsn/tiny_ncsn/outcome.json", timeout=300)
     assert "ncsn_train" in res.stdout + res.stderr
     assert sentinel.exists()
     done = json.loads((ws / "models/ncsn/tiny_ncsn/completed.json").read_text())

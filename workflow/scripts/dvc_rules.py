@@ -35,13 +35,13 @@ LOG_DIR = "logs"
 PERSISTENT_MARKERS = {
     "download": "download.json",
     "inception_weights": "inception_weights.json",
-    "ncsn_train": "completed.json",
-    "infusion_train": "completed.json",
+    "ncsn_train": "outcome.json",
+    "infusion_train": "outcome.json",
     "infusion_sweep": "sweep.json",
-    "score_repr_train": "completed.json",
+    "score_repr_train": "outcome.json",
     "score_repr_sweep": "completed.json",
-    "ae_mcmc_train": "completed.json",
-    "wmvl_train": "completed.json",
+    "ae_mcmc_train": "outcome.json",
+    "wmvl_train": "outcome.json",
 }
 
 

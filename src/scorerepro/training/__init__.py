@@ -7,7 +7,9 @@ one score network, a loss function) and a batch source, and calls `train_loop` (
     checkpoints/latest.pt              hard link to (or copy of) the newest checkpoint
     loss.csv                           step,<losses>,<lr> one row per update (DVC plots: x=step, y=loss)
     final.pt                           hard link to (or copy of) checkpoint_{n_iters}.pt, written at the end
-    completed.json                     written last; its presence means the run finished
+    completed.json                     its presence means the run finished
+    diverged.json                      instead of final.pt and completed.json: the run diverged (training.divergence)
+    outcome.json                       written last by every call that ends: {"outcome": finished | diverged, "step"}
     .train.lock                        while a trainer runs: who holds the folder (removed at the end)
 
 A run that has to start afresh moves its predecessor to `<out_dir>.superseded/<UTC time>/`.

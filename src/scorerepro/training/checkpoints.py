@@ -43,6 +43,9 @@ CHECKPOINT_DIR = "checkpoints"
 LATEST_NAME = "latest.pt"
 FINAL_NAME = "final.pt"
 COMPLETED_NAME = "completed.json"
+#: Written last by every call that ends without an error other than a divergence: the run finished or diverged.
+#: Snakemake's marker of a training's output folder (a diverged run has no completed.json, yet its job succeeded).
+OUTCOME_NAME = "outcome.json"
 LOSS_LOG_NAME = "loss.csv"
 SINGLE_NAME = "model"  # the network (and optimiser) name `train` uses; version-1 files are read as this
 CHECKSUM_SCHEME = ("sha256 over every value except 'checksum' (and the version-1 aliases model/optimizer/ema), "

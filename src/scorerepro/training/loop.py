@@ -32,7 +32,7 @@ from .checkpoints import (CHECKPOINT_DIR, COMPLETED_NAME, FINAL_NAME, FORMAT_NAM
                           link_or_copy, list_checkpoints, load_checkpoint, normalise_record, save_checkpoint, to_cpu)
 from .ema import EMA
 from .loss_log import LossLog, first_losses, loss_log_columns
-from .run_dir import SUPERSEDED_SUFFIX, clear_completion, has_results, move_aside, remove_stale_temps
+from .run_dir import SUPERSEDED_SUFFIX, clear_completion, has_results, mark_outcome, move_aside, remove_stale_temps
 from .run_lock import RunLock
 from .step_rng import SEED_SCHEME, StepRNG, capture_rng_state, derive_seed, restore_rng_state, seed_everything
 from .train_config import AMP_DTYPES, LoopConfig, OptimizerSpec, TrainConfig, check_ema_rate
@@ -261,6 +261,7 @@ def _plan_after_divergence(out_dir: Path, record: dict, settings: dict, n_iters:
     if diverged.step > n_iters:
         (out_dir / DIVERGED_NAME).unlink()
         return None
+    mark_outcome(out_dir, "diverged", diverged.step)
     raise error_of(diverged)
 
 
@@ -497,6 +498,8 @@ def _train(networks: dict[str, nn.Module], specs: dict[str, OptimizerSpec], step
            ctx: D.DistContext, device: torch.device, divergence_factor: float) -> LoopResult:
     run = _restore_run(networks, specs, cfg, settings, record, ema_rates, out_dir, plan, ctx, device)
     if plan["action"] == "done":
+        if ctx.is_main:
+            mark_outcome(out_dir, "finished", run.start_step)
         D.barrier(ctx)
         return LoopResult(networks, run.emas, out_dir, out_dir / FINAL_NAME, run.start_step, run.start_step, None,
                           0.0, {"already_complete": True})
@@ -506,6 +509,7 @@ def _train(networks: dict[str, nn.Module], specs: dict[str, OptimizerSpec], step
     except NonFiniteLossError as e:
         if ctx.is_main:  # the record downstream stages read in place of the final model
             e.record_path = write_divergence(out_dir, e, cfg.n_iters, record, settings)
+            mark_outcome(out_dir, "diverged", e.step)
         raise
     extra = {"superseded": plan["superseded"]} if "superseded" in plan else {}
     final = _write_completion(run, losses, seconds, extra)
@@ -755,6 +759,7 @@ def _write_completion(run: _Run, losses: _LossRecorder, seconds: float, extra: d
         "world_size": run.ctx.world_size, "device": str(run.device), "torch_version": str(torch.__version__),
         "torch_threads": torch.get_num_threads(), "checkpoint_sha256": _checkpoint_digests(run.ckpt_dir), **extra,
     })
+    mark_outcome(run.out_dir, "finished", n_iters)
     remove_stale_temps(run.out_dir)
     return final
 

@@ -4,6 +4,7 @@ Layout of `out_dir` (see scorerepro.training):
 
     checkpoints/checkpoint_{step}.pt   checkpoints/latest.pt   loss.csv   final.pt   completed.json   .train.lock
     diverged.json (instead of final.pt and completed.json: the run diverged, see scorerepro.training.divergence)
+    outcome.json (last of all: "finished" or "diverged")
 
 A run that must start afresh never deletes its predecessor: checkpoints, log and final model are moved to
 `<out_dir>.superseded/<UTC time>/`, a sibling of out_dir, so they leave the pipeline's output (a DVC `persist`
@@ -22,12 +23,12 @@ from pathlib import Path
 
 from scorerepro.core.fileio import write_json
 
-from .checkpoints import CHECKPOINT_DIR, COMPLETED_NAME, FINAL_NAME, LOSS_LOG_NAME, list_checkpoints
+from .checkpoints import CHECKPOINT_DIR, COMPLETED_NAME, FINAL_NAME, LOSS_LOG_NAME, OUTCOME_NAME, list_checkpoints
 from .divergence import DIVERGED_NAME
 
 SUPERSEDED_SUFFIX = ".superseded"
 # core.fileio.atomic_path names its temporaries `.{final name}.{random}.tmp` beside the final file.
-_TMP_TOP = re.compile(r"^\.(final\.pt|completed\.json|loss\.csv|diverged\.json)\..+\.tmp$")
+_TMP_TOP = re.compile(r"^\.(final\.pt|completed\.json|loss\.csv|diverged\.json|outcome\.json)\..+\.tmp$")
 _TMP_CKPT = re.compile(r"^\.(checkpoint_\d+\.pt|latest\.pt)\..+\.tmp$")
 
 
@@ -47,10 +48,15 @@ def remove_stale_temps(out_dir: Path) -> list[Path]:
 
 
 def clear_completion(out_dir: Path) -> None:
-    """Remove what marks a run as finished; the checkpoints that final.pt links to stay."""
-    for name in (COMPLETED_NAME, FINAL_NAME):  # completed first: never a marker without its final model
+    """Remove what marks a run as ended or finished; the checkpoints that final.pt links to stay."""
+    for name in (OUTCOME_NAME, COMPLETED_NAME, FINAL_NAME):  # markers first: never one without its final model
         with contextlib.suppress(FileNotFoundError):
             (out_dir / name).unlink()
+
+
+def mark_outcome(out_dir: Path, outcome: str, step: int) -> None:
+    """Write OUTCOME_NAME, last: the call ended with the run `finished` or `diverged` at `step`."""
+    write_json(out_dir / OUTCOME_NAME, {"outcome": outcome, "step": int(step)})
 
 
 def has_results(out_dir: Path) -> bool:
@@ -78,7 +84,7 @@ def move_aside(out_dir: Path, reason: str) -> Path:
         n += 1
         dest = root / f"{stamp}-{n}"
     dest.mkdir(parents=True)
-    for name in (COMPLETED_NAME, FINAL_NAME, CHECKPOINT_DIR, LOSS_LOG_NAME, DIVERGED_NAME):
+    for name in (OUTCOME_NAME, COMPLETED_NAME, FINAL_NAME, CHECKPOINT_DIR, LOSS_LOG_NAME, DIVERGED_NAME):
         src = out_dir / name
         if src.exists() or src.is_symlink():
             _move(src, dest / name)
