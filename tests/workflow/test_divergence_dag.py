@@ -69,3 +69,20 @@ def test_a_diverged_training_in_every_paper_runs_the_dag_through_to_untested_cla
     assert not wmvl["gate"].map(_diverged).any() and not wmvl["note"].map(_diverged).any()
     assert (ws / "models" / "wmvl" / "wae_gan_sph8" / "final.pt").is_file()
     assert list((ws / "models" / "wmvl").glob("wae_gan_sph8.superseded/*/diverged.json"))
+
+
+def test_snakemake_runs_a_diverged_training_to_its_untested_claims(tmp_path):
+    """The same through the other front end: the diverged job succeeds (outcome.json is its marker), the jobs after
+    it run, and the closing `dvc commit` leaves DVC agreeing."""
+    params = yaml.safe_load(TINY_PARAMS.read_text())
+    params["wmvl"]["experiments"]["wae_gan_sph8"]["training"] = {"lr": 1.0e6, "n_iters": 6}
+    ws = make_workspace(tmp_path / "ws", yaml.safe_dump(params, sort_keys=False), dvc=True)
+    snakemake(ws, "--profile", "workflow/executors/local", "--cores", "2", "results/wmvl/claims.csv", timeout=900)
+    run_dir = ws / "models" / "wmvl" / "wae_gan_sph8"
+    assert (run_dir / "diverged.json").is_file() and not (run_dir / "final.pt").exists()
+    assert '"diverged"' in (run_dir / "outcome.json").read_text()
+    claims = pd.read_csv(ws / "results" / "wmvl" / "claims.csv")
+    hit = claims[claims["gate"].map(_diverged)]
+    assert len(hit) >= 1 and set(hit["holds"]) == {"untested"}
+    assert nothing_to_do(snakemake(ws, "--profile", "workflow/executors/local", "-n", "results/wmvl/claims.csv"))
+    assert "wmvl_train@wae_gan_sph8" not in dvc(ws, "status", "wmvl_summary").stdout
