@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from scorerepro.core.fileio import write_json, write_text
+from scorerepro.core.fileio import sha256_file, write_json, write_text
 from scorerepro.papers.ncsn import claims as claims_mod
 from scorerepro.papers.ncsn.experiment import experiment_settings
 from scorerepro.papers.ncsn.locations import PAPER, RESULTS, results_dir, sensitivity_dir, summary_rows_dir, toy_dir
@@ -105,8 +105,18 @@ def summary_rows(params: dict, experiment: str) -> None:
     diverged = upstream_divergence(res / "metrics.json", res / "selected.json")
     if diverged is not None:
         return write_diverged_outputs(diverged, [out], f"ncsn summary_rows {experiment}")
-    write_json(out, experiment_rows(params, experiment))
+    write_json(out, {"rows": experiment_rows(params, experiment), "read_by_summary": read_by_summary(experiment)})
     print(f"summary rows of {experiment} written")
+
+
+def read_by_summary(experiment: str) -> dict[str, str]:
+    """The sha256 of the experiment's files the summary stage reads beside its rows (the leaderboard reads the
+    metrics and the selection, the fluctuation claim the FID-by-checkpoint table). They travel in the rows file, the
+    summary's declared input, so that a change to any of them reruns the summary: a new selection curve with the
+    same winner changes neither the metrics nor the rows."""
+    res = results_dir(experiment)
+    files = (res / "metrics.json", res / "selected.json", res / "fig13_fid_by_iteration.csv")
+    return {str(p): sha256_file(p) for p in files if p.is_file()}
 
 
 def leaderboard_rows(params: dict, diverged: dict[str, Divergence] | None = None) -> pd.DataFrame:
@@ -153,7 +163,7 @@ def _experiments_rows(params: dict) -> tuple[list[dict[str, Any]], dict[str, Div
             raise FileNotFoundError(f"{path} is missing: run `scorerepro ncsn summary_rows {name}`")
         found = upstream_divergence(path)
         if found is None:
-            rows += json.loads(path.read_text())
+            rows += json.loads(path.read_text())["rows"]
             continue
         diverged[name] = found
         exp = experiment_settings(params, name)
