@@ -72,8 +72,9 @@ def run(params: dict) -> None:
           "side of the rule's threshold; `inconclusive` where the interval straddles it; `untested` where a gate "
           "failed or this profile cannot measure the claim (the note says why and what decides it). A `no` is a "
           "finding, not a bug. Numbers: results/<paper>/summary.md.\n",
-          f"Made with torch {torch.__version__} on {_threads(params)} intra-op thread(s); CPU numbers depend on "
-          f"it.\n", *_divergence_lines(table)]
+          f"Made with torch {torch.__version__} on {_threads(params)} intra-op thread(s), with torch's "
+          f"{torch.backends.cpu.get_cpu_capability()} CPU kernels; CPU numbers depend on both (the same code gives "
+          f"other floats, and may give other verdicts, on a CPU with another instruction set).\n", *_divergence_lines(table)]
     for paper in papers:
         rows = table[table["paper"] == paper]
         c = counts.loc[paper] if paper in counts.index else {}
