@@ -223,7 +223,7 @@ def test_ae_mcmc_chain_measures(captured, tmp_path):
                                   "samples": {str(t): {"fid_mnist_classifier": 900.0 - 10 * t + 50 * j + i}
                                               for t in (0, 1, 5, 10)}}
                              for j, m in enumerate(modes)}} for i, n in enumerate(names)}
-    ae_figures._chain_measures(names, modes, metrics, tmp_path / "c.png")
+    ae_figures._chain_measures(names, modes, metrics, {}, tmp_path / "c.png")
     assert_not_blank(tmp_path / "c.png")
     fig = draw(captured[-1])
     assert_words(fig)
